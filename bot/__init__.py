@@ -1,0 +1,1 @@
+"""Debate tutor engine: the essay as a knowledge base, its passage index, and the tutor."""
