@@ -1,0 +1,151 @@
+"""Command line: ``python -m bot build|search|claims|serve``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+import time
+
+from bot.paths import INDEX_DIR
+
+
+def _build(args: argparse.Namespace) -> int:
+    from bot.embeddings import shared_encoder
+    from bot.essay import load_essay
+    from bot.index import PassageIndex, is_fresh
+    from bot.knowledge import load_knowledge, validate
+
+    if args.if_stale and is_fresh(INDEX_DIR):
+        print(f"passage index in {INDEX_DIR} is up to date")
+        return 0
+    essay = load_essay()
+    problems = validate(load_knowledge(), essay)
+    if problems:
+        print("knowledge/claims.yml does not fit the essay:\n  " + "\n  ".join(problems), file=sys.stderr)
+        return 1
+    started = time.perf_counter()
+    index = PassageIndex.build(essay, shared_encoder(), INDEX_DIR)
+    print(f"indexed {len(index)} passages in {time.perf_counter() - started:.1f}s -> {INDEX_DIR}")
+    return 0
+
+
+def _wrap(text: str, indent: str = "    ") -> str:
+    return "\n".join(
+        textwrap.fill(line, 96, initial_indent=indent, subsequent_indent=indent) if line else ""
+        for line in text.split("\n")
+    )
+
+
+def _search(args: argparse.Namespace) -> int:
+    from bot.retrieval import shared_retriever
+
+    hits = shared_retriever().search(args.text, claim=args.claim, charge=args.charge, k=args.k)
+    if args.json:
+        print(json.dumps([
+            {
+                "id": h.id,
+                "section": h.passage.section,
+                "score": round(h.score, 4),
+                "curated": h.curated,
+                "text": h.passage.text,
+                "sources": [f.citation() for f in h.sources],
+            }
+            for h in hits
+        ], ensure_ascii=False, indent=2))
+        return 0
+    for rank, hit in enumerate(hits, 1):
+        mark = " (curated)" if hit.curated else ""
+        print(f"{rank}. [{hit.id}] {hit.passage.section} score={hit.score:.3f}{mark}")
+        print(_wrap(hit.passage.text))
+        for source in hit.sources:
+            print(_wrap(source.citation(), "      "))
+        print()
+    return 0
+
+
+def _claims(args: argparse.Namespace) -> int:
+    from bot.knowledge import load_knowledge
+
+    knowledge = load_knowledge()
+    for title, table in (("Claims", knowledge.claims), ("Charges", knowledge.charges)):
+        print(f"{title}:")
+        for key, position in table.items():
+            point = f"point {position.point}: " if position.point else ""
+            print(f"  {key}  ({point}{position.title})")
+            print(f"    passages: {', '.join(position.passages)}")
+            print(f"    footnotes: {', '.join(map(str, position.footnotes)) or '-'}")
+            for kp in position.key_points:
+                print(_wrap(f"{kp.id}: {kp.text}", "      "))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from bot.serve import main as serve
+
+    return serve(host=args.host, port=args.port, action_port=args.action_port)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from bot.validate import main as validate
+
+    return validate()
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.evaluate import RESULTS, main as evaluate
+
+    evaluate(Path(args.model), Path(args.out) if args.out else RESULTS, with_passages=not args.nlu_only)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    commands = top.add_subparsers(dest="command", required=True)
+
+    build = commands.add_parser("build", help="build the passage index from knowledge/")
+    build.add_argument("--if-stale", action="store_true", help="do nothing when the index is up to date")
+    build.set_defaults(run=_build)
+
+    search = commands.add_parser("search", help="print the passages that best answer a text")
+    search.add_argument("text")
+    search.add_argument("--claim", help="a claim intent whose curated passages rank first")
+    search.add_argument("--charge", help="a charge value whose curated passages rank first")
+    search.add_argument("-k", type=int, default=3, help="how many passages (default 3)")
+    search.add_argument("--json", action="store_true", help="print JSON instead of text")
+    search.set_defaults(run=_search)
+
+    claims = commands.add_parser("claims", help="list the claims, their passages and key points")
+    claims.set_defaults(run=_claims)
+
+    serve = commands.add_parser("serve", help="run the action server and the Rasa server until Ctrl-C")
+    serve.add_argument("--host", default="127.0.0.1", help="interface for the Rasa server (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=5005)
+    serve.add_argument("--action-port", type=int, default=5055)
+    serve.set_defaults(run=_serve)
+
+    evaluate = commands.add_parser("eval", help="NLU and passage figures on the held-out set")
+    evaluate.add_argument("--model", default=str(INDEX_DIR.parent / "models" / "tutor.tar.gz"))
+    evaluate.add_argument("--out", help="folder for eval.json and confusion.png (default build/results)")
+    evaluate.add_argument("--nlu-only", action="store_true", help="skip the passage hit rate")
+    evaluate.set_defaults(run=_eval)
+
+    validate = commands.add_parser("validate-data", help="rasa data validate, reading action-sent responses as used")
+    validate.set_defaults(run=_validate)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except Exception as error:  # noqa: BLE001 - a CLI reports, it does not trace back
+        from bot.index import IndexUnavailable
+
+        if isinstance(error, IndexUnavailable):
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        raise

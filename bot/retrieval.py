@@ -1,0 +1,74 @@
+"""Search the essay: a text, optionally the claim (and charge) it makes, to ranked passages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from bot.embeddings import Encoder, shared_encoder
+from bot.essay import Essay, load_essay
+from bot.footnotes import Footnote
+from bot.index import Passage, PassageIndex
+from bot.knowledge import Knowledge, load_knowledge
+
+
+@dataclass(frozen=True)
+class Hit:
+    passage: Passage
+    score: float
+    curated: bool
+    sources: tuple[Footnote, ...]
+
+    @property
+    def id(self) -> str:
+        return self.passage.id
+
+
+class Retriever:
+    """Curated answers first (the charge's, then the claim's), then nearest passages."""
+
+    def __init__(self, index: PassageIndex, essay: Essay, knowledge: Knowledge, encoder: Encoder) -> None:
+        self.index = index
+        self.essay = essay
+        self.knowledge = knowledge
+        self.encoder = encoder
+
+    def curated(self, claim: str | None = None, charge: str | None = None) -> list[str]:
+        ids: list[str] = []
+        for key, table in ((charge, self.knowledge.charges), (claim, self.knowledge.claims)):
+            if key and key in table:
+                ids.extend(i for i in table[key].passages if i not in ids)
+        return ids
+
+    def search(
+        self,
+        text: str,
+        claim: str | None = None,
+        charge: str | None = None,
+        k: int = 3,
+        exclude: set[str] | frozenset[str] = frozenset(),
+    ) -> list[Hit]:
+        """Up to ``k`` passages for ``text``, never one whose id is in ``exclude``."""
+        vector = self.encoder.encode_one(text or "")
+        curated = [i for i in self.curated(claim, charge) if i not in exclude and self.index.get(i)]
+        scores = self.index.scores_for(vector, curated)
+        hits = [self._hit(self.index.get(i), scores.get(i, 0.0), True) for i in curated[:k]]
+        if len(hits) < k:
+            taken = set(exclude) | {h.id for h in hits}
+            for passage, score in self.index.search(vector, k + len(taken)):
+                if passage.id not in taken:
+                    hits.append(self._hit(passage, score, False))
+                    taken.add(passage.id)
+                if len(hits) == k:
+                    break
+        return hits
+
+    def _hit(self, passage: Passage, score: float, curated: bool) -> Hit:
+        sources = tuple(self.essay.footnotes[n] for n in passage.footnotes if n in self.essay.footnotes)
+        return Hit(passage, score, curated, sources)
+
+
+@lru_cache(maxsize=1)
+def shared_retriever() -> Retriever:
+    """The process-wide retriever: essay, claims, index and model loaded once."""
+    return Retriever(PassageIndex.load(), load_essay(), load_knowledge(), shared_encoder())

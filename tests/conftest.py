@@ -1,0 +1,111 @@
+"""Shared fixtures: the real model, the real index, and the real servers, each loaded once."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bot.embeddings import offline
+
+offline()
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    from bot.embeddings import shared_encoder
+
+    return shared_encoder()
+
+
+@pytest.fixture(scope="session")
+def essay():
+    from bot.essay import load_essay
+
+    return load_essay()
+
+
+@pytest.fixture(scope="session")
+def knowledge():
+    from bot.knowledge import load_knowledge
+
+    return load_knowledge()
+
+
+@pytest.fixture(scope="session")
+def tutor():
+    """The tutor over the index that `make train` built (the same the action server loads)."""
+    from bot.tutor import shared_tutor
+
+    return shared_tutor()
+
+
+class Client:
+    """Talks to the Rasa server's REST channel and HTTP API as a student's browser would."""
+
+    def __init__(self, url: str, token: str | None = None) -> None:
+        self.url = url
+        self.token = token
+
+    def request(self, method: str, path: str, body=None, headers=None, raw: bytes | None = None):
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        for key, value in (headers or {}).items():
+            request.add_header(key, value)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                payload = response.read()
+                return response.status, json.loads(payload) if payload else None
+        except urllib.error.HTTPError as error:
+            payload = error.read()
+            try:
+                return error.code, json.loads(payload)
+            except ValueError:
+                return error.code, payload.decode(errors="replace")
+
+    def say(self, sender: str, message: str) -> list[dict]:
+        status, replies = self.request("POST", "/webhooks/rest/webhook", {"sender": sender, "message": message})
+        assert status == 200, (status, replies)
+        return replies
+
+    def text(self, sender: str, message: str) -> str:
+        return "\n".join(r.get("text", "") for r in self.say(sender, message))
+
+    def tracker(self, sender: str) -> dict:
+        path = f"/conversations/{sender}/tracker"
+        if self.token:
+            path += f"?token={self.token}"
+        status, tracker = self.request("GET", path)
+        assert status == 200, (status, tracker)
+        return tracker
+
+    def slot(self, sender: str, name: str):
+        return self.tracker(sender)["slots"].get(name)
+
+
+@pytest.fixture(scope="session")
+def assistant(tmp_path_factory):
+    """The real action server and Rasa server on free ports, started once per session."""
+    from bot.serve import Assistant, free_port
+
+    workdir = tmp_path_factory.mktemp("assistant")
+    server = Assistant(
+        port=free_port(),
+        action_port=free_port(),
+        tracker_db=workdir / "tracker.db",
+        log_dir=ARTIFACTS / "logs",
+    )
+    os.environ.pop("RASA_AUTH_TOKEN", None)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def client(assistant) -> Client:
+    return Client(assistant.url)

@@ -1,0 +1,35 @@
+"""Claim-aware search: curated answers first, retrieval fills, exclusions respected."""
+
+
+def test_curated_passages_rank_first_in_their_order(tutor, knowledge):
+    claim = knowledge.claims["claim_inexorable_path"]
+    hits = tutor.retriever.search("Stalin just carried on Lenin's work", claim=claim.key, k=len(claim.passages) + 2)
+    assert [h.id for h in hits[: len(claim.passages)]] == list(claim.passages)
+    assert all(h.curated for h in hits[: len(claim.passages)])
+    assert not any(h.curated for h in hits[len(claim.passages):])
+
+
+def test_a_charge_ranks_before_its_claim(tutor, knowledge):
+    hits = tutor.retriever.search("the Cheka", claim="claim_early_authoritarianism", charge="cheka", k=2)
+    assert [h.id for h in hits] == list(knowledge.charges["cheka"].passages[:2])
+
+
+def test_excluded_passages_never_come_back(tutor, knowledge):
+    curated = knowledge.claims["claim_october_coup"].passages
+    hits = tutor.retriever.search("it was a coup", claim="claim_october_coup", k=4, exclude=set(curated[:2]))
+    assert not {h.id for h in hits} & set(curated[:2])
+    assert len(hits) == 4
+
+
+def test_open_search_finds_the_banning_of_parties(tutor, essay):
+    hits = tutor.retriever.search("Lenin banned the other parties", k=3)
+    assert any("banned all other parties" in h.passage.text for h in hits)
+    for hit in hits:
+        assert [f.number for f in hit.sources] == list(essay.block(hit.id).footnotes)
+
+
+def test_sources_carry_full_footnote_text(tutor):
+    hits = tutor.retriever.search("revolutionary tribunals in the light of day would have been as efficient", k=3)
+    serge = next(h for h in hits if "impermissible errors" in h.passage.text)
+    assert [f.number for f in serge.sources] == [35]
+    assert serge.sources[0].text.startswith("Victor Serge, Memoirs of a Revolutionary")
