@@ -96,10 +96,17 @@ def _validate(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from bot.evaluate import RESULTS, main as evaluate
+    from bot.evaluate import RESULTS
+    from bot.evaluate import main as evaluate
 
     evaluate(Path(args.model), Path(args.out) if args.out else RESULTS, with_passages=not args.nlu_only)
     return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from bot.bench import main as bench
+
+    return bench(rest=not args.no_rest)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -133,6 +140,10 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--nlu-only", action="store_true", help="skip the passage hit rate")
     evaluate.set_defaults(run=_eval)
 
+    bench = commands.add_parser("bench", help="print speed figures (index, search, REST replies)")
+    bench.add_argument("--no-rest", action="store_true", help="skip starting the servers")
+    bench.set_defaults(run=_bench)
+
     validate = commands.add_parser("validate-data", help="rasa data validate, reading action-sent responses as used")
     validate.set_defaults(run=_validate)
     return top
@@ -142,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.run(args)
-    except Exception as error:  # noqa: BLE001 - a CLI reports, it does not trace back
+    except Exception as error:
         from bot.index import IndexUnavailable
 
         if isinstance(error, IndexUnavailable):

@@ -76,6 +76,17 @@ class Essay:
     def has_block(self, block_id: str) -> bool:
         return block_id in self._by_id
 
+    def follower(self, block_id: str) -> Block | None:
+        """The quotation, list or table a paragraph ending in ':' introduces, if any."""
+        block = self.block(block_id)
+        position = self.blocks.index(block)
+        if block.kind == "quote" or not block.text.rstrip().endswith(":") or position + 1 == len(self.blocks):
+            return None
+        following = self.blocks[position + 1]
+        if following.section == block.section and following.kind in {"quote", "list", "table"}:
+            return following
+        return None
+
     def sources(self, block: Block) -> list[Footnote]:
         """The footnotes a block cites, in the order it cites them."""
         return [self.footnotes[n] for n in block.footnotes if n in self.footnotes]

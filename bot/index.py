@@ -75,7 +75,7 @@ class PassageIndex:
         if k <= 0:
             return []
         scores, positions = self.faiss_index.search(vector.reshape(1, -1).astype(np.float32), k)
-        return [(self.passages[i], float(s)) for s, i in zip(scores[0], positions[0]) if i >= 0]
+        return [(self.passages[i], float(s)) for s, i in zip(scores[0], positions[0], strict=False) if i >= 0]
 
     def scores_for(self, vector: np.ndarray, passage_ids: list[str]) -> dict[str, float]:
         """Cosine scores of the query against the named passages (reconstructed vectors)."""

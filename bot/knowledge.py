@@ -36,6 +36,7 @@ class Position:
     footnotes: tuple[int, ...]
     point: int | None = None
     terms: tuple[str, ...] = ()
+    cues: tuple[tuple[tuple[str, ...], ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ def _position(entry: dict, key_field: str) -> Position:
         footnotes=tuple(entry.get("footnotes", [])),
         point=entry.get("point"),
         terms=tuple(t.lower() for t in entry.get("terms", [])),
+        cues=tuple(tuple(tuple(w.lower() for w in group) for group in cue) for cue in entry.get("cues", [])),
     )
 
 

@@ -14,14 +14,21 @@ from bot.knowledge import Knowledge, load_knowledge
 
 @dataclass(frozen=True)
 class Hit:
+    """A passage found, with the quotation (or list, table) it introduces when it ends in ':'."""
+
     passage: Passage
     score: float
     curated: bool
     sources: tuple[Footnote, ...]
+    follower: Passage | None = None
 
     @property
     def id(self) -> str:
         return self.passage.id
+
+    @property
+    def ids(self) -> list[str]:
+        return [self.passage.id] + ([self.follower.id] if self.follower else [])
 
 
 class Retriever:
@@ -52,20 +59,29 @@ class Retriever:
         vector = self.encoder.encode_one(text or "")
         curated = [i for i in self.curated(claim, charge) if i not in exclude and self.index.get(i)]
         scores = self.index.scores_for(vector, curated)
-        hits = [self._hit(self.index.get(i), scores.get(i, 0.0), True) for i in curated[:k]]
+        hits: list[Hit] = []
+        taken = set(exclude)
+        for passage_id in curated:
+            if len(hits) == k:
+                break
+            if passage_id not in taken:
+                hits.append(self._hit(self.index.get(passage_id), scores.get(passage_id, 0.0), True, taken))
+                taken.update(hits[-1].ids)
         if len(hits) < k:
-            taken = set(exclude) | {h.id for h in hits}
             for passage, score in self.index.search(vector, k + len(taken)):
                 if passage.id not in taken:
-                    hits.append(self._hit(passage, score, False))
-                    taken.add(passage.id)
+                    hits.append(self._hit(passage, score, False, taken))
+                    taken.update(hits[-1].ids)
                 if len(hits) == k:
                     break
         return hits
 
-    def _hit(self, passage: Passage, score: float, curated: bool) -> Hit:
-        sources = tuple(self.essay.footnotes[n] for n in passage.footnotes if n in self.essay.footnotes)
-        return Hit(passage, score, curated, sources)
+    def _hit(self, passage: Passage, score: float, curated: bool, taken: set[str]) -> Hit:
+        block = self.essay.follower(passage.id) if self.essay.has_block(passage.id) else None
+        follower = self.index.get(block.id) if block and block.id not in taken else None
+        numbers = [*passage.footnotes, *(follower.footnotes if follower else ())]
+        sources = tuple(self.essay.footnotes[n] for n in dict.fromkeys(numbers) if n in self.essay.footnotes)
+        return Hit(passage, score, curated, sources, follower)
 
 
 @lru_cache(maxsize=1)

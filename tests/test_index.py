@@ -20,7 +20,7 @@ def built(tmp_path_factory, essay, encoder):
 
 
 def test_every_paragraph_and_quote_is_indexed_with_unit_vectors(built, essay, encoder):
-    directory, index = built
+    _, index = built
     assert len(index) == len(passages_of(essay)) > 90
     kinds = {p.kind for p in index.passages}
     assert {"paragraph", "quote", "list", "table"} <= kinds
@@ -88,6 +88,7 @@ def test_building_needs_no_network(tmp_path):
         HF_ENDPOINT="http://127.0.0.1:9",
         TUTOR_BUILD_DIR=str(tmp_path),
     )
-    result = subprocess.run([sys.executable, "-m", "bot", "build"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    command = [sys.executable, "-m", "bot", "build"]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "index" / INDEX_FILE).is_file()

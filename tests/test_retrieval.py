@@ -21,6 +21,14 @@ def test_excluded_passages_never_come_back(tutor, knowledge):
     assert len(hits) == 4
 
 
+def test_a_paragraph_ending_in_a_colon_brings_its_quotation(tutor):
+    hits = tutor.retriever.search("Serge and Mandel regard the establishment of the Cheka as a major mistake", k=2)
+    intro = next(h for h in hits if h.passage.text.endswith("Serge writes:"))
+    assert intro.follower is not None and "impermissible errors" in intro.follower.text
+    assert 35 in [f.number for f in intro.sources]
+    assert intro.follower.id not in [h.id for h in hits]
+
+
 def test_open_search_finds_the_banning_of_parties(tutor, essay):
     hits = tutor.retriever.search("Lenin banned the other parties", k=3)
     assert any("banned all other parties" in h.passage.text for h in hits)

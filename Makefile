@@ -1,0 +1,62 @@
+# Debate tutor. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON_BOOT ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA := $(PY) -m rasa
+INSTALLED := $(VENV)/.installed
+MODEL := build/models/tutor.tar.gz
+INDEX := build/index/manifest.json
+NLU_SOURCES := config.yml domain.yml $(shell find data bot/nlu -name "*.yml" -o -name "*.py" 2>/dev/null)
+
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TF_CPP_MIN_LOG_LEVEL := 3
+export PYTHONWARNINGS := ignore
+export RASA_TELEMETRY_ENABLED := false
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+
+.PHONY: help setup train index run test lint validate eval bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+
+setup: $(INSTALLED) ## create .venv and install the pinned dependencies (idempotent)
+
+$(INSTALLED): requirements.lock requirements-rasa.txt
+	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.lock
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps --ignore-requires-python -r requirements-rasa.txt
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps setuptools==70.3.0
+	touch $@
+
+index: setup ## build the passage index if knowledge/ changed
+	$(PY) -m bot build --if-stale
+
+train: index $(MODEL) ## build the index and train the Rasa model if data or config changed
+
+$(MODEL): $(INSTALLED) $(NLU_SOURCES)
+	$(RASA) train --fixed-model-name tutor --out build/models
+	touch $@
+
+run: train ## set up, train if needed and serve the assistant on http://localhost:5005
+	$(PY) -m bot serve
+
+lint: setup ## ruff
+	$(VENV)/bin/ruff check bot actions tests
+
+validate: setup ## rasa data validate (responses used by actions are not reported as unused)
+	$(PY) -m bot validate-data
+
+test: train ## set up, train if needed, lint, validate the data and run every test
+	$(MAKE) --no-print-directory lint validate
+	$(PY) -m pytest
+
+eval: train ## NLU and retrieval figures on the held-out set
+	$(PY) -m bot eval
+
+bench: train ## speed figures: index build, embeddings/s, search latency
+	$(PY) -m bot bench
+
+clean: ## remove built artefacts (not .venv)
+	rm -rf build results

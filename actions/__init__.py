@@ -1,0 +1,1 @@
+"""Rasa SDK action server: thin actions over the tutor in ``bot``."""

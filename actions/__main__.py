@@ -1,0 +1,38 @@
+"""Start the action server after loading the essay, index and model, or refuse to start."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from bot.embeddings import offline
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m actions", description=__doc__)
+    parser.add_argument("--port", type=int, default=5055)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    offline()
+
+    from bot.index import IndexUnavailable
+    from bot.tutor import shared_tutor
+
+    try:
+        tutor = shared_tutor()
+        tutor.retriever.encoder.encode_one("warm up")
+    except IndexUnavailable as error:
+        print(f"action server not started: {error}", file=sys.stderr)
+        return 2
+    logging.getLogger(__name__).info(
+        "tutor ready: %d passages, %d claims", len(tutor.retriever.index), len(tutor.knowledge.claims)
+    )
+    from rasa_sdk.endpoint import run
+
+    run("actions.actions", port=args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Custom Rasa NLU components: the sentence-embedding featurizer and the charge recogniser."""

@@ -1,0 +1,185 @@
+"""Run the action server and the Rasa server together; stop both cleanly on Ctrl-C.
+
+Used by ``make run`` and by the end-to-end tests (on free ports), so both start the
+assistant the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.paths import BUILD_DIR, ROOT
+
+MODEL = BUILD_DIR / "models" / "tutor.tar.gz"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _get(url: str, timeout: float = 2.0) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status
+    except Exception:
+        return 0
+
+
+@dataclass
+class Assistant:
+    """The two servers as child processes, with the settings they were started with."""
+
+    host: str = "127.0.0.1"
+    port: int = 5005
+    action_port: int = 5055
+    tracker_db: Path = BUILD_DIR / "tracker.db"
+    model: Path = MODEL
+    endpoints: Path = ROOT / "endpoints.yml"
+    credentials: Path = ROOT / "credentials.yml"
+    log_dir: Path | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def action_url(self) -> str:
+        return f"http://127.0.0.1:{self.action_port}"
+
+    def environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            {
+                "TUTOR_ACTION_URL": f"{self.action_url}/webhook",
+                "TUTOR_TRACKER_DB": str(self.tracker_db),
+                "SANIC_HOST": "127.0.0.1",
+                "HF_HUB_OFFLINE": "1",
+                "TRANSFORMERS_OFFLINE": "1",
+                "TF_CPP_MIN_LOG_LEVEL": "3",
+                "PYTHONWARNINGS": "ignore",
+                "RASA_TELEMETRY_ENABLED": "false",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def _spawn(self, name: str, command: list[str]) -> None:
+        output = None
+        if self.log_dir:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            output = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives with the child
+        self.processes[name] = subprocess.Popen(
+            command, cwd=ROOT, env=self.environment(), stdout=output, stderr=subprocess.STDOUT if output else None
+        )
+
+    def start_actions(self) -> None:
+        self._spawn("actions", [sys.executable, "-m", "actions", "--port", str(self.action_port)])
+
+    def start_rasa(self) -> None:
+        token = os.environ.get("RASA_AUTH_TOKEN")
+        command = [
+            sys.executable, "-m", "rasa", "run",
+            "--enable-api",
+            "--interface", self.host,
+            "--port", str(self.port),
+            "--model", str(self.model),
+            "--endpoints", str(self.endpoints),
+            "--credentials", str(self.credentials),
+            "--cors", os.environ.get("TUTOR_CORS", "*"),
+        ]
+        if token:
+            command += ["--auth-token", token]
+        self._spawn("rasa", command)
+
+    def start(self, timeout: float = 240.0) -> None:
+        if not self.model.is_file():
+            raise SystemExit(f"no trained model at {self.model}: run `make train`")
+        self.tracker_db.parent.mkdir(parents=True, exist_ok=True)
+        self.start_actions()
+        self.start_rasa()
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float = 240.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    self.stop()
+                    raise RuntimeError(
+                        f"the {name} server exited with code {process.returncode} while starting"
+                        + self._log_tail(name)
+                    )
+            if _get(f"{self.action_url}/health") == 200 and self.rasa_ready():
+                return
+            time.sleep(0.5)
+        self.stop()
+        raise TimeoutError(f"the assistant was not ready after {timeout:.0f}s")
+
+    def _log_tail(self, name: str, lines: int = 5) -> str:
+        if not self.log_dir or not (self.log_dir / f"{name}.log").is_file():
+            return ""
+        tail = (self.log_dir / f"{name}.log").read_text(errors="replace").splitlines()[-lines:]
+        return ":\n" + "\n".join(tail)
+
+    def rasa_ready(self) -> bool:
+        return _get(f"{self.url}/status") in (200, 401, 403) and _get(f"{self.url}/") == 200
+
+    def stop(self, timeout: float = 20.0) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + timeout
+        for process in self.processes.values():
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes.clear()
+
+
+def main(host: str = "127.0.0.1", port: int = 5005, action_port: int = 5055) -> int:
+    assistant = Assistant(host=host, port=port, action_port=action_port)
+    stopping = False
+
+    def _stop(*_args) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    print(f"Starting the debate tutor (action server on :{action_port}, Rasa on :{port}); this takes about a minute...")
+    assistant.start()
+    print(
+        f"\nThe debate tutor is ready.\n"
+        f"  Chat over REST:  curl -s -XPOST {assistant.url}/webhooks/rest/webhook "
+        "-H 'Content-Type: application/json' -d '{\"sender\": \"me\", \"message\": \"Lenin was a dictator from day one\"}'\n"
+        f"  Socket.IO:       {assistant.url}/socket.io/\n"
+        f"  HTTP API:        {assistant.url}/status\n"
+        f"  Conversations are kept in {assistant.tracker_db}\n"
+        "Press Ctrl-C to stop.",
+        flush=True,
+    )
+    try:
+        while not stopping:
+            for name, process in assistant.processes.items():
+                if process.poll() is not None:
+                    print(f"the {name} server stopped (exit {process.returncode}); shutting down", file=sys.stderr)
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        print("Stopping...", flush=True)
+        assistant.stop()
+    return 0

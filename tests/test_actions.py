@@ -1,0 +1,148 @@
+"""The actions, each run on a rasa_sdk Tracker with a CollectingDispatcher."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import actions
+from bot.paths import ROOT
+
+
+@pytest.fixture(scope="module")
+def domain():
+    return yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+
+
+def tracker(text="", intent=None, entities=(), ranking=None, **slots) -> Tracker:
+    message = {
+        "text": text,
+        "intent": {"name": intent, "confidence": 0.9} if intent else {},
+        "entities": list(entities),
+        "intent_ranking": ranking or [],
+    }
+    return Tracker.from_dict(
+        {"sender_id": "student", "slots": slots, "latest_message": message, "events": [], "paused": False}
+    )
+
+
+def run(action, state, domain):
+    dispatcher = CollectingDispatcher()
+    events = action().run(dispatcher, state, domain)
+    return dispatcher.messages, {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+
+
+def responses(messages):
+    return [m.get("response") for m in messages]
+
+
+def test_rebut_names_the_point_and_quotes_a_curated_passage(domain, knowledge):
+    state = tracker("Lenin was a power-hungry dictator from the start", "claim_authoritarian_personality")
+    messages, slots = run(actions.ActionRebutClaim, state, domain)
+    assert responses(messages) == ["utter_claim_point", "utter_rebuttal"]
+    assert messages[0]["point"] == 1
+    claim = knowledge.claims["claim_authoritarian_personality"]
+    assert slots["last_passages"][0] == claim.passages[0]
+    assert messages[1]["quote"].startswith("> ")
+    assert "[10]" in messages[1]["sources"]
+    assert slots["raised_points"] == ["claim_authoritarian_personality"]
+    assert slots["last_claim"] == "claim_authoritarian_personality"
+
+
+def test_rebut_a_charge_answers_that_charge(domain, knowledge):
+    entity = {"entity": "charge", "value": "cheka", "start": 0, "end": 5}
+    state = tracker("The Cheka proves it", "claim_early_authoritarianism", [entity])
+    messages, slots = run(actions.ActionRebutClaim, state, domain)
+    assert responses(messages) == ["utter_claim_charge", "utter_rebuttal"]
+    assert slots["last_passages"][0] in knowledge.charges["cheka"].passages
+    assert slots["last_charge"] == "cheka"
+
+
+def test_rebut_skips_a_passage_already_shown(domain, knowledge):
+    first = knowledge.claims["claim_party_instrument"].passages[0]
+    state = tracker("the party was Lenin's tool", "claim_party_instrument", shown_passages=[first])
+    _, slots = run(actions.ActionRebutClaim, state, domain)
+    assert slots["last_passages"][0] != first
+    assert slots["last_passages"][0] in knowledge.claims["claim_party_instrument"].passages
+
+
+def test_tell_more_never_repeats(domain):
+    shown: list[str] = []
+    for _ in range(4):
+        state = tracker(
+            "tell me more", "tell_more", last_claim="claim_october_coup",
+            last_query="it was a coup", shown_passages=list(shown),
+        )
+        messages, slots = run(actions.ActionTellMore, state, domain)
+        assert responses(messages) == ["utter_more"]
+        new = slots["last_passages"]
+        assert new and not set(new) & set(shown)
+        shown = slots["shown_passages"]
+
+
+def test_tell_more_with_nothing_discussed(domain):
+    messages, _ = run(actions.ActionTellMore, tracker("more", "tell_more"), domain)
+    assert responses(messages) == ["utter_nothing_yet"]
+
+
+def test_sources_give_full_citations_of_the_last_answer(domain, essay):
+    passage = next(b for b in essay.blocks if 19 in b.footnotes)
+    messages, _ = run(actions.ActionShowSources, tracker("sources", "ask_sources", last_passages=[passage.id]), domain)
+    assert responses(messages) == ["utter_sources"]
+    assert "https://www.marxists.org/archive/lenin/works/1917/nov/06a.htm" in messages[0]["sources"]
+
+
+def test_six_points_mark_what_the_student_raised(domain):
+    state = tracker("six points?", "ask_six_points", raised_points=["claim_october_coup", "claim_human_nature"])
+    messages, _ = run(actions.ActionSixPoints, state, domain)
+    points = messages[0]["points"].splitlines()
+    assert len(points) == 6
+    assert [p.endswith("✓") for p in points] == [False, False, True, False, False, False]
+    assert "1 of 6" in messages[0]["progress"]
+
+
+def test_a_question_gets_passages_with_sources(domain):
+    messages, slots = run(actions.ActionAnswerQuestion, tracker("what was NEP?", "ask_essay_question"), domain)
+    assert responses(messages) == ["utter_essay_passages"]
+    assert messages[0]["passages"].count("NEP") >= 2
+    assert len(slots["last_passages"]) >= 2
+
+
+def test_clarify_offers_the_two_close_claims_as_buttons(domain):
+    ranking = [
+        {"name": "nlu_fallback", "confidence": 0.5},
+        {"name": "claim_inexorable_path", "confidence": 0.41},
+        {"name": "claim_early_authoritarianism", "confidence": 0.38},
+        {"name": "greet", "confidence": 0.05},
+    ]
+    messages, _ = run(actions.ActionClarifyClaim, tracker("hmm lenin stalin same", "nlu_fallback", ranking=ranking), domain)
+    assert responses(messages) == ["utter_which_claim"]
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["/claim_inexorable_path", "/claim_early_authoritarianism"]
+
+
+def test_clarify_without_claim_candidates_brings_the_student_back(domain):
+    ranking = [{"name": "nlu_fallback", "confidence": 0.5}, {"name": "greet", "confidence": 0.3}]
+    messages, _ = run(actions.ActionClarifyClaim, tracker("asdf", "nlu_fallback", ranking=ranking), domain)
+    assert responses(messages) == ["utter_default"]
+
+
+def test_argue_continuity_picks_a_point_not_yet_raised(domain):
+    state = tracker("yes", "affirm", raised_points=["claim_authoritarian_personality"])
+    messages, slots = run(actions.ActionArgueContinuity, state, domain)
+    assert responses(messages) == ["utter_opponent"]
+    assert messages[0]["point"] == 2
+    assert slots["last_claim"] == "claim_party_instrument"
+
+
+def test_a_button_payload_is_answered_like_the_claim_it_names(domain, knowledge):
+    state = tracker("/claim_leninist_regimes", "claim_leninist_regimes")
+    messages, slots = run(actions.ActionRebutClaim, state, domain)
+    assert responses(messages) == ["utter_claim_point", "utter_rebuttal"]
+    assert slots["last_passages"][0] == knowledge.claims["claim_leninist_regimes"].passages[0]
+
+
+def test_a_non_claim_intent_never_gets_a_rebuttal(domain):
+    messages, slots = run(actions.ActionRebutClaim, tracker("hello", "greet"), domain)
+    assert responses(messages) == ["utter_default"] and slots == {}
