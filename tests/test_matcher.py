@@ -1,0 +1,229 @@
+"""The key point matcher: sentence splitting, scoring, flags, the CLI, and its calibration."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+
+from bot.calibrate import Memo, calibrate, check_labels, load_rebuttals
+from bot.matcher import MAX_WORDS, Matcher, load_key_points, load_scoring, load_texts, split_sentences
+from bot.paths import ROOT
+
+CONTINUITY = [
+    "claim_authoritarian_personality",
+    "claim_party_instrument",
+    "claim_october_coup",
+    "claim_inexorable_path",
+    "claim_early_authoritarianism",
+    "claim_leninist_regimes",
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        ("It wasn't a coup. The workers backed it!", ["It wasn't a coup.", "The workers backed it!"]),
+        ("no punctuation here at all", ["no punctuation here at all"]),
+        ("- first point\n- second point\n\n* third", ["first point", "second point", "third"]),
+        ("1. One thing.\n2) Another thing", ["One thing.", "Another thing"]),
+        ("V. I. Lenin wrote it, e.g. in 1917. Then what?", ["V. I. Lenin wrote it, e.g. in 1917.", "Then what?"]),
+        ("He said \"no.\" Then he left.", ["He said \"no.\"", "Then he left."]),
+        ("Really?! Yes... maybe", ["Really?!", "Yes...", "maybe"]),
+        ("", []),
+        ("  \n ... \n - ", []),
+    ],
+)
+def test_sentences_are_split_as_a_reader_would(text, sentences):
+    assert split_sentences(text) == sentences
+
+
+def test_a_run_on_answer_is_read_in_overlapping_chunks_and_a_huge_one_is_cut():
+    words = [f"w{i}" for i in range(100)]
+    chunks = split_sentences(" ".join(words))
+    assert len(chunks) > 1 and all(len(c.split()) <= 40 for c in chunks)
+    assert chunks[0].split()[0] == "w0" and chunks[-1].split()[-1] == "w99"
+    huge = split_sentences("word " * (MAX_WORDS * 5))
+    assert sum(len(c.split()) for c in huge) <= 2 * MAX_WORDS
+
+
+class CountingEncoder:
+    """Bag-of-words vectors: enough to test the bookkeeping without the model."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.seen.extend(texts)
+        vectors = np.zeros((len(texts), 64), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().split():
+                vectors[row, sum(map(ord, word.strip(".,"))) % 64] += 1
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+
+
+def test_key_point_vectors_are_computed_once_across_students():
+    encoder = CountingEncoder()
+    matcher = Matcher(encoder)
+    points = {"a": "the cat sat on the mat", "b": "dogs bark at night"}
+    matcher.score("The cat sat down.", points)
+    matcher.score("Dogs bark loudly.", points)
+    assert encoder.seen.count("the cat sat on the mat") == 1
+    assert encoder.seen.count("dogs bark at night") == 1
+
+
+@pytest.fixture(scope="module")
+def matcher(encoder):
+    return Matcher(encoder)
+
+
+@pytest.fixture(scope="module")
+def scoring():
+    return load_scoring()
+
+
+@pytest.fixture(scope="module")
+def points(knowledge):
+    return {kp.id: kp.text for kp in knowledge.claims["claim_authoritarian_personality"].key_points}
+
+
+def test_a_paraphrase_scores_above_the_threshold_and_an_unrelated_sentence_below(matcher, scoring, points):
+    paraphrase = (
+        "Straight after taking power the Bolsheviks abolished capital punishment,"
+        " which isn't what people planning a personal dictatorship do."
+    )
+    scores = matcher.score(paraphrase, points)
+    assert scores["ap-5"] >= scoring.threshold
+    assert max(scores, key=scores.get) == "ap-5"
+    unrelated = matcher.score("The bakery on the corner sells very good bread.", points)
+    assert all(0.0 <= s < scoring.threshold for s in unrelated.values())
+
+
+def test_the_sentence_that_made_a_point_is_given(matcher, scoring, points):
+    text = "Stalin was cruel. Right after October the Bolsheviks abolished the death penalty."
+    result = matcher.assess(text, points, scoring.threshold)
+    assert [p.id for p in result.made] == ["ap-5"]
+    assert result.points["ap-5"].sentence == "Right after October the Bolsheviks abolished the death penalty."
+    assert result.score == 1 and result.total == len(points)
+    assert result.nearest_miss is not None and result.nearest_miss.id != "ap-5"
+
+
+@pytest.mark.parametrize("text", ["", "   \n  ", None])
+def test_an_empty_answer_scores_nothing_and_is_flagged(matcher, scoring, points, text):
+    result = matcher.assess(text, points, scoring.threshold)
+    assert result.empty and not result.off_topic and result.score == 0
+
+
+@pytest.mark.parametrize("text", ["I like pizza and football.", "lol idk", "Can you help me with my maths homework?"])
+def test_an_off_topic_answer_scores_nothing_and_is_flagged(matcher, scoring, points, text):
+    result = matcher.assess(text, points, scoring.threshold, off_topic_floor=scoring.off_topic_floor)
+    assert result.off_topic and not result.empty and result.score == 0
+
+
+def test_a_wrong_but_relevant_answer_is_not_called_off_topic(matcher, scoring, points):
+    result = matcher.assess("Lenin was authoritarian from the very beginning.", points, scoring.threshold)
+    assert not result.off_topic
+
+
+@pytest.fixture(scope="module")
+def passage(essay, knowledge):
+    block_id = knowledge.claims["claim_authoritarian_personality"].passages[1]
+    return {block_id: essay.block(block_id).text}
+
+
+def test_a_pasted_essay_passage_is_recognised_and_earns_nothing(matcher, scoring, points, passage):
+    (block_id, text), = passage.items()
+    assert matcher.score(text, points)["ap-2"] >= scoring.threshold
+    result = matcher.assess(text, points, scoring.threshold, essay_passages=passage)
+    assert result.copied and result.copied_from == (block_id,)
+    assert result.score == 0 and not result.off_topic
+
+
+def test_own_sentences_beside_a_paste_still_count_and_copied_ones_do_not(matcher, scoring, points, passage):
+    (text,) = passage.values()
+    answer = f"{text}\nAlso, the very day after the insurrection they abolished the death penalty."
+    result = matcher.assess(answer, points, scoring.threshold, essay_passages=passage)
+    assert result.copied
+    assert [p.id for p in result.made] == ["ap-5"]
+    assert all(s not in result.copied_sentences for s in (p.sentence for p in result.made))
+
+
+def test_a_short_quotation_inside_the_students_own_argument_is_allowed(matcher, scoring, points, passage):
+    answer = (
+        "As the essay puts it, there was 'no automatic deferral to Lenin': his comrades argued with him all the "
+        "time and would have stopped him if he had tried to make himself a dictator."
+    )
+    result = matcher.assess(answer, points, scoring.threshold, essay_passages=passage)
+    assert not result.copied and not result.copied_sentences
+    assert "ap-2" in [p.id for p in result.made]
+
+
+def test_key_points_and_texts_are_read_in_the_forms_a_teacher_writes(tmp_path):
+    mapping, listed, claims = tmp_path / "a.yml", tmp_path / "b.yml", tmp_path / "c.yml"
+    mapping.write_text("k1: First point.\nk2: >-\n  Second\n  point.\n")
+    listed.write_text("- {id: k1, text: First point.}\n- {id: k2, text: Second point.}\n")
+    claims.write_text(yaml.safe_dump({"claims": [{"intent": "c", "key_points": [{"id": "k1", "text": "First point."}]}]}))
+    assert load_key_points(mapping) == load_key_points(listed) == {"k1": "First point.", "k2": "Second point."}
+    assert load_key_points(claims) == {"k1": "First point."}
+    texts = tmp_path / "t.jsonl"
+    texts.write_text('{"id": 7, "text": "Hi."}\n\n{"id": "b", "text": null}\n')
+    assert load_texts(texts) == [("7", "Hi."), ("b", "")]
+    texts.write_text('{"text": "no id"}\n')
+    with pytest.raises(ValueError, match=":1:"):
+        load_texts(texts)
+
+
+def test_the_match_command_prints_a_score_in_0_1_for_every_pair(tmp_path):
+    key_points = tmp_path / "kp.yml"
+    key_points.write_text(yaml.safe_dump({"rain": "It rains a lot in autumn.", "cats": "Cats sleep most of the day."}))
+    texts = tmp_path / "texts.jsonl"
+    rows = [{"id": "t1", "text": "My cat naps all afternoon."}, {"id": 2, "text": ""}, {"id": "t3", "text": "Wet weather."}]
+    texts.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "match", "--key-points", str(key_points), "--texts", str(texts)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    scores = json.loads(done.stdout)
+    assert set(scores) == {"t1", "2", "t3"}
+    for by_point in scores.values():
+        assert set(by_point) == {"rain", "cats"}
+        assert all(0.0 <= s <= 1.0 for s in by_point.values())
+    assert scores["t1"]["cats"] > scores["t1"]["rain"]
+    assert scores["2"] == {"rain": 0.0, "cats": 0.0}
+
+
+@pytest.fixture(scope="module")
+def rebuttals():
+    return load_rebuttals()
+
+
+def test_every_continuity_point_has_enough_honestly_labelled_rebuttals(rebuttals, knowledge):
+    assert check_labels(rebuttals, knowledge) == []
+    for claim in CONTINUITY:
+        assert sum(r.claim == claim for r in rebuttals) >= 8, claim
+
+
+@pytest.fixture(scope="module")
+def calibration(encoder, rebuttals, knowledge, essay):
+    return calibrate(Matcher(Memo(encoder)), rebuttals, knowledge, essay)
+
+
+def test_calibration_keeps_its_measured_quality(calibration):
+    assert calibration.in_sample.f1 >= 0.74
+    assert calibration.cross_validated.f1 >= 0.70
+    assert calibration.in_sample.precision >= 0.75
+
+
+def test_the_recorded_threshold_is_the_one_this_set_chooses(calibration, scoring):
+    assert abs(scoring.threshold - calibration.threshold) <= 0.011, "rerun `python -m bot calibrate --write`"
+    assert scoring.record.get("chosen_on") == "tests/data/rebuttals.yml"
+
+
+def test_no_labelled_rebuttal_is_taken_for_off_topic_or_a_copy(calibration):
+    assert calibration.below_floor == 0
+    assert calibration.copied == []
