@@ -16,7 +16,7 @@ export PYTHONWARNINGS := ignore
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help setup train index run test lint validate eval bench clean
+.PHONY: help setup train index run test lint validate eval bench compare report clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -52,11 +52,18 @@ test: train ## set up, train if needed, lint, validate the data and run every te
 	$(MAKE) --no-print-directory lint validate
 	$(PY) -m pytest
 
-eval: train ## NLU and retrieval figures on the held-out set
+eval: train ## held-out NLU and passage figures, and the practice scorer's precision/recall
 	$(PY) -m bot eval
+	$(PY) -m bot calibrate
 
 bench: train ## speed figures: index build, embeddings/s, search latency
 	$(PY) -m bot bench
 
 clean: ## remove built artefacts (not .venv)
 	rm -rf build results
+
+report: setup ## teacher report of the practice rounds -> build/report/ (ARGS="--hash-ids" or "--db URL")
+	$(PY) -m bot report $(ARGS)
+
+compare: index ## train and evaluate config.yml and the pipelines in tests/pipelines/ side by side
+	$(PY) -m bot compare config.yml tests/pipelines/*.yml

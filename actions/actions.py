@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -67,7 +67,7 @@ class ActionRebutClaim(Action):
             sources=replies.hit_sources(tutor.essay, hit),
         )
         raised = list(dict.fromkeys([*(tracker.get_slot("raised_points") or []), intent]))
-        return _remember(
+        events = _remember(
             tracker,
             hit.ids,
             last_claim=intent,
@@ -75,6 +75,10 @@ class ActionRebutClaim(Action):
             last_query=text,
             raised_points=raised,
         )
+        if tracker.get_slot("practice_mode") == "prosecute":
+            prosecuted = list(dict.fromkeys([*(tracker.get_slot("prosecution_raised") or []), intent]))
+            events.append(SlotSet("prosecution_raised", prosecuted))
+        return events
 
 
 class ActionTellMore(Action):
@@ -194,3 +198,181 @@ class ActionArgueContinuity(Action):
             response="utter_opponent", point=case.point, title=case.title, opponent=case.opponent
         )
         return [SlotSet("last_claim", case.key), SlotSet("last_query", case.statement)]
+
+
+def _practised(tracker: Tracker) -> set[str]:
+    return {a.get("claim") for a in tracker.get_slot("practice_history") or [] if a.get("claim")}
+
+
+def _label(position) -> str:
+    return f"point {position.point}: {position.title}" if position.point else position.title
+
+
+class ActionStartPractice(Action):
+    """Argue a point (the one named, else one not yet practised) for the student to rebut."""
+
+    def name(self) -> str:
+        return "action_start_practice"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        from bot.practice import shared_practice
+
+        charge = _latest_charge(tracker)
+        target = tracker.get_slot("practice_target") or charge
+        position = shared_practice().pick(target, tracker.latest_message.get("text"), _practised(tracker))
+        dispatcher.utter_message(response="utter_practice_opening", label=_label(position), opponent=position.opponent)
+        return [
+            SlotSet("practice_claim", position.key),
+            SlotSet("practice_answer", []),
+            SlotSet("practice_done", None),
+            SlotSet("practice_target", None),
+            SlotSet("practice_mode", None),
+        ]
+
+
+class ValidatePracticeForm(FormValidationAction):
+    """Collect the answer message by message until the student says they are done."""
+
+    def name(self) -> str:
+        return "validate_practice_form"
+
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
+        """The answer is listed too: rasa_sdk only returns the slots it is told are required.
+
+        It starts as [] (filled), so the form still asks for practice_done alone.
+        """
+        return ["practice_answer", *domain_slots]
+
+    async def extract_practice_done(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        intent = tracker.latest_message.get("intent", {}).get("name")
+        if intent == "finish_answer":
+            return {"practice_done": True}
+        text = tracker.latest_message.get("text") or ""
+        if not text or text.startswith("/") or intent == "start_practice":
+            return {}  # the request that opened the round, or a button, is no part of the answer
+        return {"practice_answer": [*(tracker.get_slot("practice_answer") or []), text]}
+
+    def validate_practice_answer(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return {"practice_answer": list(slot_value or [])}
+
+    def validate_practice_done(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return {"practice_done": True if slot_value else None}
+
+
+class ActionAskPracticeDone(Action):
+    """The prompt while an answer is being written: first the instructions, then 'noted'."""
+
+    def name(self) -> str:
+        return "action_ask_practice_done"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        started = bool(tracker.get_slot("practice_answer"))
+        dispatcher.utter_message(response="utter_practice_noted" if started else "utter_ask_practice_done")
+        return []
+
+
+class ActionScorePractice(Action):
+    """Score the rebuttal against the claim's key points; say what was made, missed and next."""
+
+    def name(self) -> str:
+        return "action_score_practice"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        from bot.practice import made_lines, missed_lines, shared_practice
+
+        practice = shared_practice()
+        key = tracker.get_slot("practice_claim")
+        try:
+            position = practice.knowledge.position(key)
+        except KeyError:
+            dispatcher.utter_message(response="utter_nothing_to_submit")
+            return [SlotSet("practice_done", None)]
+        feedback = practice.assess(position, tracker.get_slot("practice_answer") or [])
+        assessment, total = feedback.assessment, feedback.assessment.total
+        if assessment.empty:
+            dispatcher.utter_message(response="utter_practice_empty", total=total)
+        elif assessment.copied:
+            dispatcher.utter_message(response="utter_practice_copied", total=total)
+        elif assessment.off_topic:
+            dispatcher.utter_message(response="utter_practice_off_topic", total=total)
+        else:
+            dispatcher.utter_message(
+                response="utter_practice_score", score=assessment.score, total=total, label=_label(position)
+            )
+            if feedback.made:
+                dispatcher.utter_message(response="utter_practice_made", lines=made_lines(feedback))
+        if feedback.missed:
+            dispatcher.utter_message(response="utter_practice_missed", lines=missed_lines(feedback))
+            dispatcher.utter_message(response="utter_practice_suggestion", suggestion=practice.suggestion(feedback))
+        dispatcher.utter_message(response="utter_practice_next", retry=position.key)
+        result = feedback.result()
+        history = [*(tracker.get_slot("practice_history") or []), result]
+        return [
+            SlotSet("practice_result", result),
+            SlotSet("practice_history", history),
+            SlotSet("practice_answer", []),
+            SlotSet("practice_done", None),
+        ]
+
+
+class ActionStartProsecution(Action):
+    """The student argues for continuity; the tutor answers each point as usual."""
+
+    def name(self) -> str:
+        return "action_start_prosecution"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        dispatcher.utter_message(response="utter_prosecution_opening")
+        return [SlotSet("practice_mode", "prosecute"), SlotSet("prosecution_raised", [])]
+
+
+class ActionEndProsecution(Action):
+    """Which of the six points the prosecutor raised, and which they left out."""
+
+    def name(self) -> str:
+        return "action_end_prosecution"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        raised_keys = set(tracker.get_slot("prosecution_raised") or [])
+        narrative = shared_tutor().knowledge.narrative
+        raised = [p for p in narrative if p.key in raised_keys]
+        missing = [p for p in narrative if p.key not in raised_keys]
+        dispatcher.utter_message(
+            response="utter_prosecution_summary",
+            raised_count=len(raised),
+            raised="\n".join(f"✓ {_label(p)}" for p in raised) or "(none)",
+            missing="\n".join(f"- {_label(p)}" for p in missing) or "(nothing: a complete case)",
+        )
+        result = {"mode": "prosecute", "raised": [p.key for p in raised], "missed_points": [p.key for p in missing]}
+        history = [*(tracker.get_slot("practice_history") or []), result]
+        return [
+            SlotSet("practice_mode", None),
+            SlotSet("prosecution_raised", []),
+            SlotSet("practice_result", result),
+            SlotSet("practice_history", history),
+        ]
+
+
+class ActionShowProgress(Action):
+    """The student's own progress: points practised and the best score on each."""
+
+    def name(self) -> str:
+        return "action_show_progress"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        from bot.practice import progress_lines
+
+        lines, count = progress_lines(tracker.get_slot("practice_history") or [], shared_tutor().knowledge)
+        if not count:
+            dispatcher.utter_message(response="utter_progress_none")
+        else:
+            dispatcher.utter_message(response="utter_progress", count=count, lines=lines)
+        return []

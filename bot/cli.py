@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot build|search|claims|serve``."""
+"""Command line: ``python -m bot build|search|claims|match|calibrate|serve``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 import textwrap
 import time
 
-from bot.paths import INDEX_DIR
+from bot.paths import INDEX_DIR, KNOWLEDGE_DIR, ROOT
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -84,13 +84,37 @@ def _claims(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from bot.serve import main as serve
 
-    return serve(host=args.host, port=args.port, action_port=args.action_port)
+    return serve(host=args.host, port=args.port, action_port=args.action_port, tracker_db=args.tracker_db)
 
 
 def _validate(args: argparse.Namespace) -> int:
     from bot.validate import main as validate
 
     return validate()
+
+
+def _match(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.embeddings import shared_encoder
+    from bot.matcher import Matcher, load_key_points, load_texts
+
+    key_points = load_key_points(Path(args.key_points))
+    matcher = Matcher(shared_encoder())
+    scores = {
+        text_id: {kp: round(score, 4) for kp, score in matcher.score(text, key_points).items()}
+        for text_id, text in load_texts(Path(args.texts))
+    }
+    print(json.dumps(scores, ensure_ascii=False, indent=2))
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.calibrate import main as calibrate
+
+    return calibrate(Path(args.data), Path(args.claims), write=args.write)
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -107,6 +131,32 @@ def _bench(args: argparse.Namespace) -> int:
     from bot.bench import main as bench
 
     return bench(rest=not args.no_rest)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.evaluate import compare
+
+    compare([Path(c) for c in args.configs])
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.knowledge import load_knowledge
+    from bot.report import ReportError, build_report, default_salt, load_attempts, shown_url
+
+    try:
+        attempts = load_attempts(args.db)
+    except ReportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    salt = args.salt or default_salt()
+    page = build_report(attempts, load_knowledge(), Path(args.out), args.hash_ids, salt, source=shown_url(args.db))
+    print(f"{len(attempts)} practice rounds of {len({a.student for a in attempts})} students -> {page}")
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -128,10 +178,22 @@ def parser() -> argparse.ArgumentParser:
     claims = commands.add_parser("claims", help="list the claims, their passages and key points")
     claims.set_defaults(run=_claims)
 
+    match = commands.add_parser("match", help="score texts against key points: JSON {text id: {key point id: score}}")
+    match.add_argument("--key-points", required=True, help="YAML mapping key point ids to their texts")
+    match.add_argument("--texts", required=True, help='JSON lines, each {"id": ..., "text": ...}')
+    match.set_defaults(run=_match)
+
+    calibrate = commands.add_parser("calibrate", help="choose the key point threshold on labelled rebuttals")
+    calibrate.add_argument("--data", default=str(ROOT / "tests" / "data" / "rebuttals.yml"), help="labelled rebuttals")
+    calibrate.add_argument("--claims", default=str(KNOWLEDGE_DIR / "claims.yml"), help="claims file of the key points")
+    calibrate.add_argument("--write", action="store_true", help="record the chosen threshold in knowledge/scoring.yml")
+    calibrate.set_defaults(run=_calibrate)
+
     serve = commands.add_parser("serve", help="run the action server and the Rasa server until Ctrl-C")
     serve.add_argument("--host", default="127.0.0.1", help="interface for the Rasa server (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=5005)
     serve.add_argument("--action-port", type=int, default=5055)
+    serve.add_argument("--tracker-db", help="SQLite file for conversations (default build/tracker.db)")
     serve.set_defaults(run=_serve)
 
     evaluate = commands.add_parser("eval", help="NLU and passage figures on the held-out set")
@@ -144,8 +206,23 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-rest", action="store_true", help="skip starting the servers")
     bench.set_defaults(run=_bench)
 
+    comparison = commands.add_parser("compare", help="train and evaluate several NLU pipelines side by side")
+    comparison.add_argument("configs", nargs="+", help="Rasa config files (e.g. config.yml tests/pipelines/*.yml)")
+    comparison.set_defaults(run=_compare)
+
     validate = commands.add_parser("validate-data", help="rasa data validate, reading action-sent responses as used")
     validate.set_defaults(run=_validate)
+
+    report = commands.add_parser("report", help="teacher report (HTML, CSV, chart) from the conversations")
+    report.add_argument("--out", default=str(INDEX_DIR.parent / "report"), help="output folder (default build/report)")
+    report.add_argument(
+        "--db",
+        default=f"sqlite:///{INDEX_DIR.parent / 'tracker.db'}",
+        help="SQLAlchemy URL of the tracker store (default: the SQLite file of `make run`)",
+    )
+    report.add_argument("--hash-ids", action="store_true", help="replace student ids by salted SHA-256 pseudonyms")
+    report.add_argument("--salt", help="salt for --hash-ids (default $TUTOR_REPORT_SALT, else a fixed project string)")
+    report.set_defaults(run=_report)
     return top
 
 

@@ -1,0 +1,126 @@
+"""Practice rounds, through the actions, with the real matcher and knowledge."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import actions
+from bot.paths import ROOT
+
+
+@pytest.fixture(scope="module")
+def domain():
+    return yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+
+
+def tracker(text="", intent=None, entities=(), **slots) -> Tracker:
+    message = {"text": text, "intent": {"name": intent} if intent else {}, "entities": list(entities)}
+    return Tracker.from_dict(
+        {"sender_id": "student", "slots": slots, "latest_message": message, "events": [], "paused": False}
+    )
+
+
+def run(action, state, domain):
+    dispatcher = CollectingDispatcher()
+    events = action().run(dispatcher, state, domain)
+    return dispatcher.messages, {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+
+
+def score(domain, claim, answer):
+    messages, slots = run(actions.ActionScorePractice, tracker("done", "finish_answer", practice_claim=claim,
+                                                               practice_answer=answer), domain)
+    return {m["response"]: m for m in messages}, slots
+
+
+def test_a_round_starts_on_a_point_not_yet_practised(domain, knowledge):
+    history = [{"claim": "claim_authoritarian_personality", "mode": "defend", "score": 1, "total": 5}]
+    messages, slots = run(actions.ActionStartPractice, tracker("quiz me", "start_practice", practice_history=history), domain)
+    assert slots["practice_claim"] == "claim_party_instrument"
+    assert messages[0]["opponent"] == knowledge.claims["claim_party_instrument"].opponent
+    assert slots["practice_answer"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "expected"),
+    [("test me on point 3", None, "claim_october_coup"), ("again", "claim_will_repeat", "claim_will_repeat"),
+     ("quiz me", "kronstadt", "kronstadt")],
+)
+def test_a_named_point_is_practised(domain, text, target, expected):
+    _, slots = run(actions.ActionStartPractice, tracker(text, "start_practice", practice_target=target), domain)
+    assert slots["practice_claim"] == expected
+
+
+def test_a_good_rebuttal_scores_its_points_and_quotes_the_students_words(domain, knowledge):
+    answer = [
+        "Lenin chose a life of prison, exile and isolation, which makes no sense if he was just after power.",
+        "And people around him didn't simply defer to him, they outvoted him on Brest-Litovsk, "
+        "so they'd have stopped a would-be dictator.",
+    ]
+    replies, slots = score(domain, "claim_authoritarian_personality", answer)
+    result = slots["practice_result"]
+    assert result["mode"] == "defend" and result["total"] == len(knowledge.claims["claim_authoritarian_personality"].key_points)
+    assert result["score"] >= 2 and {"ap-1", "ap-2"} <= set(result["made"])
+    assert "prison, exile and isolation" in replies["utter_practice_made"]["lines"]
+    assert "The essay (" in replies["utter_practice_missed"]["lines"]
+    assert replies["utter_practice_suggestion"]["suggestion"]
+    assert replies["utter_practice_next"]["retry"] == "claim_authoritarian_personality"
+    assert slots["practice_history"] == [result]
+
+
+def test_a_weak_rebuttal_scores_less(domain):
+    _, slots = score(domain, "claim_authoritarian_personality", ["I just don't think that's true, Lenin was nice."])
+    assert slots["practice_result"]["score"] <= 1
+
+
+def test_an_empty_answer_scores_zero_kindly(domain):
+    replies, slots = score(domain, "claim_october_coup", [])
+    assert "utter_practice_empty" in replies and slots["practice_result"]["score"] == 0
+
+
+def test_an_off_topic_answer_scores_zero_kindly(domain):
+    replies, slots = score(domain, "claim_october_coup", ["My favourite football team is Arsenal and I like pizza."])
+    assert "utter_practice_off_topic" in replies and slots["practice_result"]["score"] == 0
+
+
+def test_a_copy_of_the_essay_earns_nothing(domain, tutor, knowledge):
+    passage = tutor.retriever.index.get(knowledge.claims["claim_authoritarian_personality"].passages[0]).text
+    replies, slots = score(domain, "claim_authoritarian_personality", [passage])
+    assert "utter_practice_copied" in replies
+    assert slots["practice_result"]["score"] == 0 and slots["practice_result"]["copied"]
+
+
+def test_the_form_collects_messages_until_done(domain):
+    form = actions.ValidatePracticeForm()
+    state = tracker("the party was democratic", "claim_party_instrument", practice_answer=["first part"])
+    import asyncio
+
+    extracted = asyncio.run(form.extract_practice_done(CollectingDispatcher(), state, domain))
+    assert extracted == {"practice_answer": ["first part", "the party was democratic"]}
+    done = asyncio.run(form.extract_practice_done(CollectingDispatcher(), tracker("done", "finish_answer"), domain))
+    assert done == {"practice_done": True}
+    opening = asyncio.run(form.extract_practice_done(CollectingDispatcher(), tracker("quiz me", "start_practice"), domain))
+    assert opening == {}
+
+
+def test_prosecution_summary_names_the_points_raised_and_left_out(domain):
+    state = tracker("done", "finish_answer", practice_mode="prosecute",
+                    prosecution_raised=["claim_october_coup", "claim_human_nature"])
+    messages, slots = run(actions.ActionEndProsecution, state, domain)
+    assert messages[0]["raised_count"] == 1
+    assert "point 3" in messages[0]["raised"] and "point 1" in messages[0]["missing"]
+    assert slots["practice_mode"] is None and slots["practice_result"]["mode"] == "prosecute"
+
+
+def test_progress_shows_the_best_score_per_point(domain):
+    history = [
+        {"claim": "claim_october_coup", "mode": "defend", "score": 1, "total": 5},
+        {"claim": "claim_october_coup", "mode": "defend", "score": 3, "total": 5},
+        {"mode": "prosecute", "raised": ["claim_october_coup"], "missed_points": []},
+    ]
+    messages, _ = run(actions.ActionShowProgress, tracker("how am I doing", "ask_progress", practice_history=history), domain)
+    assert messages[0]["count"] == 1 and "best 3 of 5 (2 attempt(s))" in messages[0]["lines"]
+    none, _ = run(actions.ActionShowProgress, tracker("how am I doing", "ask_progress"), domain)
+    assert none[0]["response"] == "utter_progress_none"
