@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from bot.essay import Essay
 from bot.paths import INDEX_DIR, KNOWLEDGE_DIR
@@ -37,13 +38,15 @@ class Passage:
     footnotes: tuple[int, ...]
 
 
-def knowledge_fingerprint(knowledge_dir: Path = KNOWLEDGE_DIR) -> dict[str, str]:
-    """Hashes of every knowledge file the index depends on."""
-    return {
-        path.name: hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(knowledge_dir.iterdir())
-        if path.is_file() and path.suffix in {".txt", ".yml", ".yaml"}
-    }
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def essay_fingerprint(knowledge_dir: Path = KNOWLEDGE_DIR) -> dict[str, str]:
+    """Hashes of the files the passages come from: the essay, its description, its corrections."""
+    meta = yaml.safe_load((knowledge_dir / "essay.yml").read_text(encoding="utf-8"))
+    names = ["essay.yml", meta["source"], meta.get("corrections", "corrections.yml")]
+    return {name: _sha256(knowledge_dir / name) for name in names}
 
 
 def passages_of(essay: Essay) -> list[Passage]:
@@ -99,7 +102,8 @@ class PassageIndex:
             "model": encoder.name,
             "dimension": int(vectors.shape[1]),
             "passages": len(passages),
-            "knowledge": knowledge_fingerprint(),
+            "essay": essay_fingerprint(),
+            "claims": _sha256(KNOWLEDGE_DIR / "claims.yml"),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "build_seconds": round(time.perf_counter() - started, 3),
         }
@@ -138,9 +142,9 @@ class PassageIndex:
                 f"passage index file {index_path} holds {index.ntotal} vectors of dimension {index.d}, "
                 f"but {passages_path} lists {len(passages)} passages: {REBUILD_HINT}"
             )
-        if check_fresh and manifest.get("knowledge") != knowledge_fingerprint():
+        if check_fresh and manifest.get("essay") != essay_fingerprint():
             raise IndexUnavailable(
-                f"passage index in {directory} was built from other knowledge files than those in "
+                f"passage index in {directory} was built from another version of the essay than the one in "
                 f"knowledge/ now: {REBUILD_HINT}"
             )
         return cls(passages, index, manifest)

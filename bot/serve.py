@@ -19,6 +19,12 @@ from pathlib import Path
 from bot.paths import BUILD_DIR, ROOT
 
 MODEL = BUILD_DIR / "models" / "tutor.tar.gz"
+SLACK_DEFAULTS = {
+    "SLACK_BOT_TOKEN": "",
+    "SLACK_SIGNING_SECRET": "",
+    "SLACK_API_BASE": "https://slack.com/api",
+    "SLACK_BOT_USER_ID": "",
+}
 
 
 def free_port() -> int:
@@ -72,6 +78,9 @@ class Assistant:
                 "RASA_TELEMETRY_ENABLED": "false",
             }
         )
+        # credentials.yml names these; Rasa refuses to start if one is unset. Empty means off.
+        for name, default in SLACK_DEFAULTS.items():
+            env.setdefault(name, default)
         env.update(self.extra_env)
         return env
 
@@ -150,8 +159,10 @@ class Assistant:
         self.processes.clear()
 
 
-def main(host: str = "127.0.0.1", port: int = 5005, action_port: int = 5055) -> int:
+def main(host: str = "127.0.0.1", port: int = 5005, action_port: int = 5055, tracker_db: str | None = None) -> int:
     assistant = Assistant(host=host, port=port, action_port=action_port)
+    if tracker_db:
+        assistant.tracker_db = Path(tracker_db).resolve()
     stopping = False
 
     def _stop(*_args) -> None:

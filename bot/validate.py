@@ -20,7 +20,9 @@ _WARNING = re.compile(r"UserWarning|WARNING|ERROR")
 
 
 def responses_used_by_actions() -> set[str]:
-    source = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "actions").glob("*.py"))
+    """Responses named in the actions' and the channels' source."""
+    files = [*(ROOT / "actions").glob("*.py"), *(ROOT / "bot" / "channels").glob("*.py")]
+    source = "\n".join(p.read_text(encoding="utf-8") for p in files)
     return set(re.findall(r"\"(utter_\w+)\"", source))
 
 

@@ -100,3 +100,35 @@ def test_rasa_story_tests_pass():
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("x" * 2001, "under 2000 characters"),
+        ("   \n  ", "didn't get any words"),
+        ("\x00\x01\x02", "didn't get any words"),
+    ],
+)
+def test_edge_messages_get_a_clear_answer_without_nlu(client, message, expected):
+    me = student()
+    replies = client.say(me, message)
+    assert len(replies) == 1 and expected in replies[0]["text"]
+    assert not [e for e in client.tracker(me)["events"] if e["event"] == "user"]
+
+
+@pytest.mark.parametrize("message", ["😀😀😀", "\u200b\u200b lenin \u202e dictator", "ÿþ\x80\x81 ￿ garbage"])
+def test_odd_text_still_gets_a_reply(client, message):
+    replies = client.say(student(), message)
+    assert replies and all(r.get("text") for r in replies)
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [(b"{not json", 400), (b'{"message": "hi"}', 400), (b'{"sender": "a", "message": 3}', 400),
+     (b'{"sender": "a", "message": "hi", "surprise": true}', 400), (b"x" * (1024 * 1024), 413)],
+)
+def test_malformed_requests_get_a_4xx_and_the_next_request_is_served(client, raw, status):
+    code, body = client.request("POST", "/webhooks/rest/webhook", raw=raw)
+    assert code == status, body
+    assert client.say(student(), "hello")[0]["text"]

@@ -28,7 +28,8 @@ def test_every_paragraph_and_quote_is_indexed_with_unit_vectors(built, essay, en
     assert vectors.shape[1] == encoder.dimension
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     assert index.manifest["model"] == encoder.name
-    assert set(index.manifest["knowledge"]) >= {"claims.yml", "corrections.yml", "essay.yml"}
+    assert set(index.manifest["essay"]) == {"molyneux-does-leninism-lead-to-stalinism.txt", "corrections.yml", "essay.yml"}
+    assert len(index.manifest["claims"]) == 64 and index.manifest["built_at"]
 
 
 def test_search_equals_brute_force(built, encoder):
@@ -66,13 +67,13 @@ def test_a_corrupt_index_is_named_with_the_fix(built, tmp_path):
         PassageIndex.load(tmp_path)
 
 
-def test_an_index_from_other_knowledge_is_stale(built, tmp_path):
+def test_an_index_from_another_essay_is_stale(built, tmp_path):
     directory, _ = built
     for file in (INDEX_FILE, PASSAGES_FILE):
         (tmp_path / file).write_bytes((directory / file).read_bytes())
-    manifest = (directory / MANIFEST_FILE).read_text().replace('"claims.yml": "', '"claims.yml": "0')
+    manifest = (directory / MANIFEST_FILE).read_text().replace('"corrections.yml": "', '"corrections.yml": "0')
     (tmp_path / MANIFEST_FILE).write_text(manifest)
-    with pytest.raises(IndexUnavailable, match="other knowledge files"):
+    with pytest.raises(IndexUnavailable, match="another version of the essay"):
         PassageIndex.load(tmp_path)
     assert PassageIndex.load(tmp_path, check_fresh=False)
 

@@ -1,0 +1,1 @@
+"""Custom Rasa input channels (listed in ``credentials.yml`` by their module path)."""

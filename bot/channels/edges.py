@@ -1,0 +1,52 @@
+"""What every channel does before NLU and after the bot: limits, clean-up, never silence."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+import yaml
+
+from bot.paths import ROOT
+
+MAX_MESSAGE_CHARS = 2000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Screened:
+    """A student's message after screening: the text for NLU, or the reply that replaces it."""
+
+    text: str
+    reply: str | None = None
+
+
+@lru_cache(maxsize=1)
+def _responses() -> dict[str, str]:
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    return {name: variants[0]["text"] for name, variants in domain["responses"].items()}
+
+
+def response(name: str, **values: object) -> str:
+    """A domain response's text, filled in; channels answer in the domain's words too."""
+    text = _responses()[name]
+    for key, value in values.items():
+        text = text.replace("{" + key + "}", str(value))
+    return text
+
+
+def screen(text: str) -> Screened:
+    """Drop control characters; answer empty and over-long messages without NLU."""
+    cleaned = unicodedata.normalize("NFC", _CONTROL.sub("", text)).strip()
+    if not cleaned:
+        return Screened("", response("utter_empty_message"))
+    if len(cleaned) > MAX_MESSAGE_CHARS:
+        return Screened("", response("utter_too_long", limit=MAX_MESSAGE_CHARS))
+    return Screened(cleaned)
+
+
+def unreachable() -> str:
+    """The reply when the bot produced nothing, almost always because actions failed."""
+    return response("utter_unreachable")
