@@ -33,6 +33,46 @@ def _latest_charge(tracker: Tracker) -> str | None:
     return values[0] if values else None
 
 
+def rebut(dispatcher: CollectingDispatcher, tracker: Tracker, intent: str | None, charge: str | None) -> list[EventType]:
+    """Name the point made, quote the passage that answers it, and remember what was shown."""
+    tutor = shared_tutor()
+    if not Tutor.is_claim(intent) or intent not in tutor.knowledge.claims:
+        dispatcher.utter_message(response="utter_default")
+        return []
+    text = tracker.latest_message.get("text")
+    charge = charge if tutor.knowledge.claims[intent].point == tutor.charge_point else None
+    rebuttal = tutor.rebut(intent, text, charge, _shown(tracker))
+    if rebuttal.charge:
+        dispatcher.utter_message(response="utter_claim_charge", title=rebuttal.charge.title)
+    elif rebuttal.claim.point:
+        dispatcher.utter_message(response="utter_claim_point", point=rebuttal.claim.point, title=rebuttal.claim.title)
+    else:
+        dispatcher.utter_message(response="utter_claim_position", title=rebuttal.claim.title)
+    hit = rebuttal.hit
+    if hit is None:
+        dispatcher.utter_message(response="utter_no_more")
+        return [SlotSet("last_claim", intent)]
+    dispatcher.utter_message(
+        response="utter_rebuttal",
+        section=hit.passage.section,
+        quote=replies.hit_quote(hit),
+        sources=replies.hit_sources(tutor.essay, hit),
+    )
+    raised = list(dict.fromkeys([*(tracker.get_slot("raised_points") or []), intent]))
+    events = _remember(
+        tracker,
+        hit.ids,
+        last_claim=intent,
+        last_charge=rebuttal.charge.key if rebuttal.charge else None,
+        last_query=text,
+        raised_points=raised,
+    )
+    if tracker.get_slot("practice_mode") == "prosecute":
+        prosecuted = list(dict.fromkeys([*(tracker.get_slot("prosecution_raised") or []), intent]))
+        events.append(SlotSet("prosecution_raised", prosecuted))
+    return events
+
+
 class ActionRebutClaim(Action):
     """Name the point the student made, then quote the essay's answer and its sources."""
 
@@ -40,45 +80,8 @@ class ActionRebutClaim(Action):
         return "action_rebut_claim"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        tutor = shared_tutor()
         intent = tracker.latest_message.get("intent", {}).get("name")
-        if not Tutor.is_claim(intent) or intent not in tutor.knowledge.claims:
-            dispatcher.utter_message(response="utter_default")
-            return []
-        text = tracker.latest_message.get("text")
-        charge = _latest_charge(tracker) if tutor.knowledge.claims[intent].point == 5 else None
-        rebuttal = tutor.rebut(intent, text, charge, _shown(tracker))
-        if rebuttal.charge:
-            dispatcher.utter_message(response="utter_claim_charge", title=rebuttal.charge.title)
-        elif rebuttal.claim.point:
-            dispatcher.utter_message(
-                response="utter_claim_point", point=rebuttal.claim.point, title=rebuttal.claim.title
-            )
-        else:
-            dispatcher.utter_message(response="utter_claim_position", title=rebuttal.claim.title)
-        hit = rebuttal.hit
-        if hit is None:
-            dispatcher.utter_message(response="utter_no_more")
-            return [SlotSet("last_claim", intent)]
-        dispatcher.utter_message(
-            response="utter_rebuttal",
-            section=hit.passage.section,
-            quote=replies.hit_quote(hit),
-            sources=replies.hit_sources(tutor.essay, hit),
-        )
-        raised = list(dict.fromkeys([*(tracker.get_slot("raised_points") or []), intent]))
-        events = _remember(
-            tracker,
-            hit.ids,
-            last_claim=intent,
-            last_charge=rebuttal.charge.key if rebuttal.charge else None,
-            last_query=text,
-            raised_points=raised,
-        )
-        if tracker.get_slot("practice_mode") == "prosecute":
-            prosecuted = list(dict.fromkeys([*(tracker.get_slot("prosecution_raised") or []), intent]))
-            events.append(SlotSet("prosecution_raised", prosecuted))
-        return events
+        return rebut(dispatcher, tracker, intent, _latest_charge(tracker))
 
 
 class ActionTellMore(Action):
@@ -176,8 +179,13 @@ class ActionClarifyClaim(Action):
         return "action_clarify_claim"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        tutor = shared_tutor()
+        charge = _latest_charge(tracker)
+        if charge in tutor.knowledge.charges:
+            # Naming an item of the charge sheet is itself the claim that it proves continuity.
+            return rebut(dispatcher, tracker, tutor.charge_claim, charge)
         ranking = tracker.latest_message.get("intent_ranking", [])
-        candidates = shared_tutor().candidates(ranking)
+        candidates = tutor.candidates(ranking)
         if not candidates:
             dispatcher.utter_message(response="utter_default")
             return []

@@ -43,6 +43,7 @@ class Position:
 class Knowledge:
     claims: dict[str, Position]
     charges: dict[str, Position]
+    charge_claim: str | None = None
 
     @property
     def narrative(self) -> list[Position]:
@@ -82,7 +83,7 @@ def load_knowledge(path: Path = CLAIMS_FILE) -> Knowledge:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     claims = [_position(e, "intent") for e in data.get("claims", [])]
     charges = [_position(e, "value") for e in data.get("charges", [])]
-    return Knowledge({c.key: c for c in claims}, {c.key: c for c in charges})
+    return Knowledge({c.key: c for c in claims}, {c.key: c for c in charges}, data.get("charge_claim"))
 
 
 def validate(knowledge: Knowledge, essay: Essay) -> list[str]:
@@ -112,6 +113,8 @@ def validate(knowledge: Knowledge, essay: Essay) -> list[str]:
             if kp.id in seen_points:
                 problems.append(f"{where} key point id {kp.id!r} is used twice")
             seen_points.add(kp.id)
+    if knowledge.charges and knowledge.charge_claim not in knowledge.claims:
+        problems.append(f"charge_claim {knowledge.charge_claim!r} is not one of the claims")
     points = sorted(c.point for c in knowledge.claims.values() if c.point)
     if points != list(range(1, len(points) + 1)):
         problems.append(f"narrative points are {points}, not 1..n")

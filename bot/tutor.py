@@ -24,6 +24,16 @@ class Tutor:
         self.essay = retriever.essay
         self.knowledge = retriever.knowledge
 
+    @property
+    def charge_point(self) -> int | None:
+        """The narrative point the charge sheet belongs to: the claim whose charges they are."""
+        claim = self.charge_claim
+        return self.knowledge.claims[claim].point if claim else None
+
+    @property
+    def charge_claim(self) -> str | None:
+        return self.knowledge.charge_claim
+
     @staticmethod
     def is_claim(intent: str | None) -> bool:
         return bool(intent and intent.startswith(CLAIM_PREFIX))

@@ -146,3 +146,13 @@ def test_a_button_payload_is_answered_like_the_claim_it_names(domain, knowledge)
 def test_a_non_claim_intent_never_gets_a_rebuttal(domain):
     messages, slots = run(actions.ActionRebutClaim, tracker("hello", "greet"), domain)
     assert responses(messages) == ["utter_default"] and slots == {}
+
+
+def test_an_unclear_message_naming_a_charge_is_answered_as_that_charge(domain, knowledge):
+    entity = {"entity": "charge", "value": "faction_ban", "start": 4, "end": 12}
+    ranking = [{"name": "nlu_fallback", "confidence": 0.3}, {"name": "claim_inexorable_path", "confidence": 0.28}]
+    state = tracker("the faction ban was Lenin's", "nlu_fallback", [entity], ranking=ranking)
+    messages, slots = run(actions.ActionClarifyClaim, state, domain)
+    assert responses(messages) == ["utter_claim_charge", "utter_rebuttal"]
+    assert slots["last_passages"][0] in knowledge.charges["faction_ban"].passages
+    assert slots["last_claim"] == knowledge.charge_claim
