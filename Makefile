@@ -21,7 +21,19 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 
-setup: $(INSTALLED) ## create .venv and install the pinned dependencies (idempotent)
+WIDGET := node_modules/rasa-webchat/lib/index.js
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+setup: $(INSTALLED) $(WIDGET) $(CHROMIUM) ## create .venv, install the pinned Python and npm dependencies and chromium (idempotent)
+
+$(WIDGET): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 $(INSTALLED): requirements.lock requirements-rasa.txt
 	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)

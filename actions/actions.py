@@ -126,7 +126,8 @@ class ActionShowSources(Action):
             replies.source_lines(tutor.essay, p.section, tutor.essay.sources(tutor.essay.block(p.id)))
             for p in passages
         ]
-        dispatcher.utter_message(response="utter_sources", sources="\n".join(dict.fromkeys(lines)))
+        unique = dict.fromkeys(line for block in lines for line in block.splitlines())
+        dispatcher.utter_message(response="utter_sources", sources="\n".join(unique))
         return []
 
 

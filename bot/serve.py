@@ -177,6 +177,7 @@ def main(host: str = "127.0.0.1", port: int = 5005, action_port: int = 5055, tra
         f"\nThe debate tutor is ready.\n"
         f"  Chat over REST:  curl -s -XPOST {assistant.url}/webhooks/rest/webhook "
         "-H 'Content-Type: application/json' -d '{\"sender\": \"me\", \"message\": \"Lenin was a dictator from day one\"}'\n"
+        f"  Web chat:        {assistant.url}/webhooks/webchat/\n"
         f"  Socket.IO:       {assistant.url}/socket.io/\n"
         f"  HTTP API:        {assistant.url}/status\n"
         f"  Conversations are kept in {assistant.tracker_db}\n"
