@@ -183,3 +183,33 @@ def main(model: Path, out: Path = RESULTS, with_passages: bool = True) -> dict:
     print(report(result))
     print(f"\nconfusion matrix: {out / 'confusion.png'}\nfigures: {out / 'eval.json'}")
     return result
+
+
+def compare(configs: list[Path], out: Path = BUILD_DIR / "compare") -> list[dict]:
+    """Train each pipeline on the NLU data alone and evaluate it on the held-out set."""
+    import subprocess
+    import sys
+    import time
+
+    rows = []
+    for config in configs:
+        name = config.stem
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "rasa", "train", "nlu", "-c", str(config), "--nlu", str(ROOT / "data" / "nlu"),
+             "--fixed-model-name", name, "--out", str(out)],
+            cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
+        )
+        seconds = time.perf_counter() - started
+        print(f"\n== {name} (trained in {seconds:.0f} s)")
+        result = main(out / f"{name}.tar.gz", out / name, with_passages=True)
+        rows.append({"pipeline": name, "train_seconds": round(seconds), **{
+            key: result[key] for key in ("claim_accuracy", "non_claim_rejection", "macro_f1", "charge_recall")
+        }, "passage_hit_rate": result["passage_hits"]["overall"]})
+    print("\npipeline                 train s  claim acc  rejection  macro-F1  charges  passages")
+    for row in rows:
+        print(f"{row['pipeline']:24} {row['train_seconds']:7d}  {row['claim_accuracy']:9.3f}  "
+              f"{row['non_claim_rejection']:9.3f}  {row['macro_f1']:8.3f}  {row['charge_recall']:7.3f}  "
+              f"{row['passage_hit_rate']:8.3f}")
+    (out / "comparison.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    return rows

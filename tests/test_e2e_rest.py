@@ -132,3 +132,24 @@ def test_malformed_requests_get_a_4xx_and_the_next_request_is_served(client, raw
     code, body = client.request("POST", "/webhooks/rest/webhook", raw=raw)
     assert code == status, body
     assert client.say(student(), "hello")[0]["text"]
+
+
+def test_action_server_down_gets_a_clear_reply_and_the_conversation_continues(assistant, client):
+    me = student()
+    client.say(me, "lenin wanted power for himself from the start")
+    first = client.slot(me, "last_passages")
+    actions = assistant.processes.pop("actions")
+    actions.terminate()
+    actions.wait(30)
+    try:
+        replies = client.say(me, "tell me more")
+        assert [r["text"] for r in replies] == ["I can't reach my sources right now, try again in a moment. "
+                                                "Nothing you've said is lost."]
+    finally:
+        assistant.start_actions()
+        assistant.wait_ready()
+    more = client.text(me, "tell me more")
+    assert more.startswith("More from the essay")
+    assert client.slot(me, "last_passages") != first
+    users = [e["text"] for e in client.tracker(me)["events"] if e["event"] == "user"]
+    assert users == ["lenin wanted power for himself from the start", "tell me more", "tell me more"]
