@@ -4,34 +4,15 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from rasa_sdk import Tracker
-from rasa_sdk.executor import CollectingDispatcher
 
 from actions import actions
 from bot.paths import ROOT
+from tests.contract import run, tracker
 
 
 @pytest.fixture(scope="module")
 def domain():
     return yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
-
-
-def tracker(text="", intent=None, entities=(), ranking=None, **slots) -> Tracker:
-    message = {
-        "text": text,
-        "intent": {"name": intent, "confidence": 0.9} if intent else {},
-        "entities": list(entities),
-        "intent_ranking": ranking or [],
-    }
-    return Tracker.from_dict(
-        {"sender_id": "student", "slots": slots, "latest_message": message, "events": [], "paused": False}
-    )
-
-
-def run(action, state, domain):
-    dispatcher = CollectingDispatcher()
-    events = action().run(dispatcher, state, domain)
-    return dispatcher.messages, {e["name"]: e["value"] for e in events if e["event"] == "slot"}
 
 
 def responses(messages):

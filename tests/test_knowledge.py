@@ -1,17 +1,7 @@
 """knowledge/claims.yml against the essay and the intent contract of DESIGN.md."""
 
 from bot.knowledge import KeyPoint, Knowledge, Position, validate
-
-CONTINUITY = [
-    "claim_authoritarian_personality",
-    "claim_party_instrument",
-    "claim_october_coup",
-    "claim_inexorable_path",
-    "claim_early_authoritarianism",
-    "claim_leninist_regimes",
-]
-FURTHER = ["claim_human_nature", "claim_ideology_contributed", "claim_will_repeat", "claim_stalin_achievements"]
-CHARGES = ["coalition", "constituent_assembly", "cheka", "one_man_management", "banning_parties", "kronstadt", "faction_ban"]
+from tests.contract import CHARGES, CONTINUITY, FURTHER
 
 
 def test_every_intent_and_charge_of_the_contract_is_there(knowledge):

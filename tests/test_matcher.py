@@ -13,15 +13,7 @@ import yaml
 from bot.calibrate import Memo, calibrate, check_labels, load_rebuttals
 from bot.matcher import MAX_WORDS, Matcher, load_key_points, load_scoring, load_texts, split_sentences
 from bot.paths import ROOT
-
-CONTINUITY = [
-    "claim_authoritarian_personality",
-    "claim_party_instrument",
-    "claim_october_coup",
-    "claim_inexorable_path",
-    "claim_early_authoritarianism",
-    "claim_leninist_regimes",
-]
+from tests.contract import CONTINUITY
 
 
 @pytest.mark.parametrize(

@@ -16,17 +16,11 @@ import pytest
 
 from bot.cli import main as cli
 from bot.report import ReportError, build_report, load_attempts, pseudonym
+from tests.contract import CONTINUITY
 
 T0 = 1709542800.0  # 2024-03-04T09:00:00Z
 OC = ["oc-1", "oc-2", "oc-3", "oc-4", "oc-5"]
-NARRATIVE = [
-    "claim_authoritarian_personality",
-    "claim_party_instrument",
-    "claim_october_coup",
-    "claim_inexorable_path",
-    "claim_early_authoritarianism",
-    "claim_leninist_regimes",
-]
+NARRATIVE = CONTINUITY
 ROGUE = "<script>alert('x')</script>"
 DOMAIN = """
 version: "3.1"
