@@ -48,3 +48,38 @@ def test_bad_requests_get_a_4xx_that_says_what_is_wrong(raw, status, says):
 def test_a_good_request_parses():
     body, error = parse_body(b'{"sender": "a", "message": "hi", "metadata": {"k": 1}}')
     assert error is None and body["message"] == "hi"
+
+
+def _send(message_text, handler_replies):
+    """Run the guarded handler once; return what the channel sent and whether NLU was reached."""
+    import asyncio
+
+    from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+    from bot.channels.edges import guarded
+
+    reached = []
+
+    async def on_new_message(message):
+        reached.append(message.text)
+        for text in handler_replies:
+            await message.output_channel.send_response(message.sender_id, {"text": text})
+
+    output = CollectingOutputChannel()
+    asyncio.run(guarded(on_new_message)(UserMessage(message_text, output, "s")))
+    return [m["text"] for m in output.messages], reached
+
+
+def test_guarded_channels_screen_before_nlu():
+    sent, reached = _send("x" * (MAX_MESSAGE_CHARS + 1), ["never"])
+    assert reached == [] and "under 2000 characters" in sent[0]
+
+
+def test_guarded_channels_pass_clean_text_and_the_bots_replies():
+    sent, reached = _send(" Lenin\x00 was a dictator ", ["a rebuttal"])
+    assert reached == ["Lenin was a dictator"] and sent == ["a rebuttal"]
+
+
+def test_guarded_channels_are_never_silent():
+    sent, reached = _send("tell me more", [])
+    assert reached == ["tell me more"] and sent[0].startswith("I can't reach my sources right now")

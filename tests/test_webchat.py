@@ -74,7 +74,7 @@ def test_a_different_installed_version_names_make_setup(tmp_path):
 
 def test_credentials_give_the_widget_the_socketio_events_it_uses():
     credentials = yaml.safe_load((ROOT / "credentials.yml").read_text())
-    assert credentials["socketio"] == {
+    assert credentials["bot.channels.socketio.TutorSocketIOInput"] == {
         "user_message_evt": "user_uttered",
         "bot_message_evt": "bot_uttered",
         "session_persistence": True,

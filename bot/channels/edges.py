@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import yaml
+from rasa.core.channels.channel import OutputChannel, UserMessage
 
 from bot.paths import ROOT
 
@@ -50,3 +53,36 @@ def screen(text: str) -> Screened:
 def unreachable() -> str:
     """The reply when the bot produced nothing, almost always because actions failed."""
     return response("utter_unreachable")
+
+
+class _CountingOutput(OutputChannel):
+    """Passes every response on to the real channel, counting them."""
+
+    def __init__(self, inner: OutputChannel) -> None:
+        self.inner = inner
+        self.sent = 0
+
+    def name(self) -> str:
+        return self.inner.name()
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        self.sent += 1
+        await self.inner.send_response(recipient_id, message)
+
+
+def guarded(on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Callable[[UserMessage], Awaitable[None]]:
+    """Wrap a channel's message handler with the screening and the never-silent reply."""
+
+    async def handle(message: UserMessage) -> None:
+        screened = screen(message.text or "")
+        if screened.reply is not None:
+            await message.output_channel.send_text_message(message.sender_id, screened.reply)
+            return
+        message.text = screened.text
+        counting = _CountingOutput(message.output_channel)
+        message.output_channel = counting
+        await on_new_message(message)
+        if not counting.sent:
+            await counting.inner.send_text_message(message.sender_id, unreachable())
+
+    return handle
