@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,9 +35,12 @@ def free_port() -> int:
 
 
 def _get(url: str, timeout: float = 2.0) -> int:
+    """The HTTP status of a GET (401 from a token-protected API still means "up"); 0 if none."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
     except Exception:
         return 0
 
@@ -169,10 +173,19 @@ def main(host: str = "127.0.0.1", port: int = 5005, action_port: int = 5055, tra
         nonlocal stopping
         stopping = True
 
+    def _interrupt(*_args) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    print(f"Starting the debate tutor (action server on :{action_port}, Rasa on :{port}); this takes about a minute...")
+    try:
+        assistant.start()
+    except KeyboardInterrupt:
+        print("Stopping...", flush=True)
+        assistant.stop()
+        return 130
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    print(f"Starting the debate tutor (action server on :{action_port}, Rasa on :{port}); this takes about a minute...")
-    assistant.start()
     print(
         f"\nThe debate tutor is ready.\n"
         f"  Chat over REST:  curl -s -XPOST {assistant.url}/webhooks/rest/webhook "

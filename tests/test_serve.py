@@ -25,24 +25,39 @@ def up(url: str) -> bool:
         return False
 
 
+def status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
 def test_serve_starts_both_servers_and_ctrl_c_stops_both(tmp_path):
+    """Also: with RASA_AUTH_TOKEN set, the HTTP API answers only requests carrying it."""
     port, action_port = free_port(), free_port()
     command = [sys.executable, "-m", "bot", "serve", "--port", str(port), "--action-port", str(action_port),
                "--tracker-db", str(tmp_path / "tracker.db")]
-    launcher = subprocess.Popen(
-        command, cwd=ROOT, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    log = tmp_path / "serve.log"
+    with log.open("w") as output:  # a file, not a pipe: the servers' logs would fill a pipe and block them
+        launcher = subprocess.Popen(
+            command, cwd=ROOT, env=dict(os.environ, RASA_AUTH_TOKEN="classroom-secret"), stdout=output, stderr=output
+        )
     try:
         deadline = time.monotonic() + 300
         while not (up(f"http://127.0.0.1:{port}/") and up(f"http://127.0.0.1:{action_port}/health")):
-            assert launcher.poll() is None, launcher.stdout.read()
+            assert launcher.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "the assistant did not come up"
             time.sleep(1)
+        tracker = f"http://127.0.0.1:{port}/conversations/someone/tracker"
+        assert status(tracker) == 401
+        assert status(f"{tracker}?token=classroom-secret") == 200
         launcher.send_signal(signal.SIGINT)
-        output, _ = launcher.communicate(timeout=60)
+        launcher.wait(timeout=60)
     finally:
         if launcher.poll() is None:
             launcher.kill()
+    output = log.read_text()
     assert launcher.returncode == 0, output
     assert "The debate tutor is ready" in output and f"http://127.0.0.1:{port}/webhooks/rest/webhook" in output
     assert not up(f"http://127.0.0.1:{port}/") and not up(f"http://127.0.0.1:{action_port}/health")
