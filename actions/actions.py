@@ -40,7 +40,7 @@ def rebut(dispatcher: CollectingDispatcher, tracker: Tracker, intent: str | None
         dispatcher.utter_message(response="utter_default")
         return []
     text = tracker.latest_message.get("text")
-    charge = charge if tutor.knowledge.claims[intent].point == tutor.charge_point else None
+    charge = charge if intent == tutor.charge_claim else None
     rebuttal = tutor.rebut(intent, text, charge, _shown(tracker))
     if rebuttal.charge:
         dispatcher.utter_message(response="utter_claim_charge", title=rebuttal.charge.title)

@@ -25,13 +25,8 @@ class Tutor:
         self.knowledge = retriever.knowledge
 
     @property
-    def charge_point(self) -> int | None:
-        """The narrative point the charge sheet belongs to: the claim whose charges they are."""
-        claim = self.charge_claim
-        return self.knowledge.claims[claim].point if claim else None
-
-    @property
     def charge_claim(self) -> str | None:
+        """The claim whose evidence the charges are (a charge is only answered as that claim)."""
         return self.knowledge.charge_claim
 
     @staticmethod
