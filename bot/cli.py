@@ -87,6 +87,17 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(host=args.host, port=args.port, action_port=args.action_port, tracker_db=args.tracker_db)
 
 
+def _check_stores(args: argparse.Namespace) -> int:
+    from bot.stores import StoreUnavailable, check
+
+    try:
+        print(check(timeout=args.timeout))
+    except StoreUnavailable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _validate(args: argparse.Namespace) -> int:
     from bot.validate import main as validate
 
@@ -130,7 +141,10 @@ def _eval(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from bot.bench import main as bench
 
-    return bench(rest=not args.no_rest)
+    return bench(
+        rest=not args.no_rest, users=args.users, starter=not args.no_starter,
+        postgres=not args.no_postgres, train=not args.no_train,
+    )
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -196,14 +210,24 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--tracker-db", help="SQLite file for conversations (default build/tracker.db)")
     serve.set_defaults(run=_serve)
 
+    stores = commands.add_parser(
+        "check-stores", help="check that the stores TUTOR_ENDPOINTS names can be reached (exit 1 if not)"
+    )
+    stores.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for each store (default 5)")
+    stores.set_defaults(run=_check_stores)
+
     evaluate = commands.add_parser("eval", help="NLU and passage figures on the held-out set")
     evaluate.add_argument("--model", default=str(INDEX_DIR.parent / "models" / "tutor.tar.gz"))
     evaluate.add_argument("--out", help="folder for eval.json and confusion.png (default build/results)")
     evaluate.add_argument("--nlu-only", action="store_true", help="skip the passage hit rate")
     evaluate.set_defaults(run=_eval)
 
-    bench = commands.add_parser("bench", help="print speed figures (index, search, REST replies)")
-    bench.add_argument("--no-rest", action="store_true", help="skip starting the servers")
+    bench = commands.add_parser("bench", help="print speed figures (search, REST load beside Rasa's starter bot, memory)")
+    bench.add_argument("--no-rest", action="store_true", help="only the index figures: start no server")
+    bench.add_argument("--users", type=int, default=8, help="students at once in the load (default 8)")
+    bench.add_argument("--no-starter", action="store_true", help="skip Rasa's starter bot (the side-by-side ratio)")
+    bench.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL + Redis run")
+    bench.add_argument("--no-train", action="store_true", help="skip timing `rasa train` from scratch")
     bench.set_defaults(run=_bench)
 
     comparison = commands.add_parser("compare", help="train and evaluate several NLU pipelines side by side")

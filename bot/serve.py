@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.paths import BUILD_DIR, ROOT
+from bot.stores import StoreUnavailable, endpoints_file, uses_scale_stores, with_defaults
 
 MODEL = BUILD_DIR / "models" / "tutor.tar.gz"
 SLACK_DEFAULTS = {
@@ -54,7 +55,7 @@ class Assistant:
     action_port: int = 5055
     tracker_db: Path = BUILD_DIR / "tracker.db"
     model: Path = MODEL
-    endpoints: Path = ROOT / "endpoints.yml"
+    endpoints: Path = field(default_factory=endpoints_file)
     credentials: Path = ROOT / "credentials.yml"
     log_dir: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -86,7 +87,30 @@ class Assistant:
         for name, default in SLACK_DEFAULTS.items():
             env.setdefault(name, default)
         env.update(self.extra_env)
+        if self.scale_stores:
+            env = with_defaults(env)
         return env
+
+    @property
+    def scale_stores(self) -> bool:
+        """PostgreSQL + Redis (endpoints.postgres.yml) rather than the SQLite file."""
+        return uses_scale_stores(self.endpoints)
+
+    def stores(self) -> str:
+        """Where conversations are kept, for people to read."""
+        if not self.scale_stores:
+            return str(self.tracker_db)
+        env = self.environment()
+        return (
+            f"PostgreSQL {env['TUTOR_DB_HOST']}:{env['TUTOR_DB_PORT']}/{env['TUTOR_DB_NAME']} "
+            f"(locks in Redis {env['TUTOR_REDIS_HOST']}:{env['TUTOR_REDIS_PORT']})"
+        )
+
+    def check_stores(self) -> None:
+        """Refuse to start on a store Rasa could not reach (it would fall back to memory)."""
+        from bot.stores import check
+
+        check(self.environment())
 
     def _spawn(self, name: str, command: list[str]) -> None:
         output = None
@@ -119,6 +143,7 @@ class Assistant:
     def start(self, timeout: float = 240.0) -> None:
         if not self.model.is_file():
             raise SystemExit(f"no trained model at {self.model}: run `make train`")
+        self.check_stores()
         self.tracker_db.parent.mkdir(parents=True, exist_ok=True)
         self.start_actions()
         self.start_rasa()
@@ -180,6 +205,9 @@ def main(host: str = "127.0.0.1", port: int = 5005, action_port: int = 5055, tra
     print(f"Starting the debate tutor (action server on :{action_port}, Rasa on :{port}); this takes about a minute...")
     try:
         assistant.start()
+    except StoreUnavailable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("Stopping...", flush=True)
         assistant.stop()
@@ -193,7 +221,7 @@ def main(host: str = "127.0.0.1", port: int = 5005, action_port: int = 5055, tra
         f"  Web chat:        {assistant.url}/webhooks/webchat/\n"
         f"  Socket.IO:       {assistant.url}/socket.io/\n"
         f"  HTTP API:        {assistant.url}/status\n"
-        f"  Conversations are kept in {assistant.tracker_db}\n"
+        f"  Conversations are kept in {assistant.stores()}\n"
         "Press Ctrl-C to stop.",
         flush=True,
     )
