@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Awaitable, Callable
@@ -13,6 +14,8 @@ import yaml
 from rasa.core.channels.channel import OutputChannel, UserMessage
 
 from bot.paths import ROOT
+
+logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 2000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -55,6 +58,43 @@ def unreachable() -> str:
     return response("utter_unreachable")
 
 
+_STORE_MODULES = ("sqlalchemy", "psycopg2", "redis", "sqlite3", "rasa.core.lock_store")
+
+
+def is_store_failure(error: BaseException) -> bool:
+    """Whether ``error`` came from the tracker or lock store (a database or Redis being away)."""
+    return any(
+        (getattr(kind, "__module__", "") or "").startswith(_STORE_MODULES) for kind in type(error).__mro__
+    ) or isinstance(error, ConnectionError | TimeoutError)
+
+
+def failure_reply(error: BaseException) -> str:
+    """What a student reads when their message could not be handled: the cause, and what to do."""
+    return response("utter_store_unavailable") if is_store_failure(error) else unreachable()
+
+
+def fail_loudly() -> None:
+    """Make a failing tracker store raise, instead of Rasa's silent switch to memory.
+
+    Rasa wraps the configured store in ``FailSafeTrackerStore``: when the database is away it
+    answers as if the conversation were new and keeps what follows in memory, so a student
+    would lose their place, and their next messages at the next restart. Raising lets the
+    channel say so and ask for the message again; the stored conversation is untouched.
+    """
+    from rasa.core.tracker_store import FailSafeTrackerStore
+
+    if getattr(FailSafeTrackerStore, "_raises", False):
+        return
+
+    def _raise(self: FailSafeTrackerStore, error: Exception) -> None:
+        logger.error("tracker store %s failed: %s", type(self._tracker_store).__name__, error)
+        raise error
+
+    FailSafeTrackerStore.on_tracker_store_error = _raise
+    FailSafeTrackerStore.on_tracker_store_retrieve_error = _raise
+    FailSafeTrackerStore._raises = True
+
+
 class _CountingOutput(OutputChannel):
     """Passes every response on to the real channel, counting them."""
 
@@ -73,6 +113,8 @@ class _CountingOutput(OutputChannel):
 def guarded(on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Callable[[UserMessage], Awaitable[None]]:
     """Wrap a channel's message handler with the screening and the never-silent reply."""
 
+    fail_loudly()
+
     async def handle(message: UserMessage) -> None:
         screened = screen(message.text or "")
         if screened.reply is not None:
@@ -81,7 +123,12 @@ def guarded(on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Callable
         message.text = screened.text
         counting = _CountingOutput(message.output_channel)
         message.output_channel = counting
-        await on_new_message(message)
+        try:
+            await on_new_message(message)
+        except Exception as error:
+            logger.exception("message from %s not handled", message.sender_id)
+            await counting.inner.send_text_message(message.sender_id, failure_reply(error))
+            return
         if not counting.sent:
             await counting.inner.send_text_message(message.sender_id, unreachable())
 

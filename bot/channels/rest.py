@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -11,7 +12,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.edges import screen, unreachable
+from bot.channels.edges import fail_loudly, failure_reply, screen, unreachable
+
+logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
 ALLOWED_FIELDS = {"sender", "message", "metadata", "input_channel"}
@@ -54,6 +57,7 @@ class TutorRestInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("tutor_rest_webhook", __name__)
+        fail_loudly()
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -68,15 +72,19 @@ class TutorRestInput(InputChannel):
             if screened.reply is not None:
                 return response.json([{"recipient_id": body["sender"], "text": screened.reply}])
             collector = CollectingOutputChannel()
-            await on_new_message(
-                UserMessage(
-                    screened.text,
-                    collector,
-                    body["sender"],
-                    input_channel=body.get("input_channel") or self.name(),
-                    metadata=body.get("metadata"),
+            try:
+                await on_new_message(
+                    UserMessage(
+                        screened.text,
+                        collector,
+                        body["sender"],
+                        input_channel=body.get("input_channel") or self.name(),
+                        metadata=body.get("metadata"),
+                    )
                 )
-            )
+            except Exception as error:
+                logger.exception("message from %s not handled", body["sender"])
+                return response.json([{"recipient_id": body["sender"], "text": failure_reply(error)}], status=503)
             messages = collector.messages or [{"recipient_id": body["sender"], "text": unreachable()}]
             return response.json(messages)
 
