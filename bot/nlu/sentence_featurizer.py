@@ -16,6 +16,7 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot import rasa_speed
 from bot.embeddings import shared_encoder
 
 
@@ -53,6 +54,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         self.validate_config(config)
         super().__init__(name, config)
         self._encoder = shared_encoder()
+        rasa_speed.apply()  # every server that loads this model answers without Rasa's waste
 
     @classmethod
     def create(
