@@ -45,14 +45,16 @@ $(INSTALLED): requirements.lock requirements-rasa.txt
 index: setup ## build the passage index if knowledge/ changed
 	$(PY) -m bot build --if-stale
 
-train: index $(MODEL) ## build the index and train the Rasa model if data or config changed
+train: index ## build the index and train the Rasa model if data or config changed (or the model is unreadable)
+	@$(PY) -m bot check-model --quiet || rm -f $(MODEL)
+	@$(MAKE) --no-print-directory $(MODEL)
 
 $(MODEL): $(INSTALLED) $(NLU_SOURCES)
 	$(RASA) train --fixed-model-name tutor --out build/models
 	touch $@
 
 run: train ## set up, train if needed and serve the assistant on http://localhost:5005
-	$(PY) -m bot serve
+	$(PY) -m bot serve $(SERVE_ARGS)
 
 lint: setup ## ruff
 	$(VENV)/bin/ruff check bot actions tests
@@ -68,8 +70,8 @@ eval: train ## held-out NLU and passage figures, and the practice scorer's preci
 	$(PY) -m bot eval
 	$(PY) -m bot calibrate
 
-bench: train ## speed figures: index build, embeddings/s, search latency
-	$(PY) -m bot bench
+bench: train ## speed figures: search, REST load beside Rasa's starter bot, memory, start-up, training (~15 min; BENCH_ARGS="--help")
+	$(PY) -m bot bench $(BENCH_ARGS)
 
 clean: ## remove built artefacts (not .venv)
 	rm -rf build results

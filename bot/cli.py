@@ -84,7 +84,23 @@ def _claims(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from bot.serve import main as serve
 
-    return serve(host=args.host, port=args.port, action_port=args.action_port, tracker_db=args.tracker_db)
+    return serve(
+        host=args.host, port=args.port, action_port=args.action_port, tracker_db=args.tracker_db, model=args.model
+    )
+
+
+def _check_model(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.serve import MODEL, ModelUnavailable, check_model
+
+    try:
+        check_model(Path(args.model) if args.model else MODEL)
+    except ModelUnavailable as error:
+        if not args.quiet:
+            print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _check_stores(args: argparse.Namespace) -> int:
@@ -208,7 +224,13 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=5005)
     serve.add_argument("--action-port", type=int, default=5055)
     serve.add_argument("--tracker-db", help="SQLite file for conversations (default build/tracker.db)")
+    serve.add_argument("--model", help="trained model (default build/models/tutor.tar.gz)")
     serve.set_defaults(run=_serve)
+
+    model = commands.add_parser("check-model", help="exit 1 if the trained model is missing or unreadable")
+    model.add_argument("--model", help="the model file (default build/models/tutor.tar.gz)")
+    model.add_argument("--quiet", action="store_true", help="say nothing, only the exit code")
+    model.set_defaults(run=_check_model)
 
     stores = commands.add_parser(
         "check-stores", help="check that the stores TUTOR_ENDPOINTS names can be reached (exit 1 if not)"

@@ -11,9 +11,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import time
 import urllib.error
 import urllib.request
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +29,23 @@ SLACK_DEFAULTS = {
     "SLACK_API_BASE": "https://slack.com/api",
     "SLACK_BOT_USER_ID": "",
 }
+
+
+class ModelUnavailable(RuntimeError):
+    """The trained model is missing or unreadable; the message names the file and the fix."""
+
+
+def check_model(path: Path = MODEL) -> None:
+    """Refuse a missing or broken model here: Rasa would start without one and answer nothing."""
+    if not path.is_file():
+        raise ModelUnavailable(f"no trained model at {path}: run `make train`")
+    try:
+        with tarfile.open(path, "r:gz") as archive:
+            names = archive.getnames()
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
+        raise ModelUnavailable(f"the model {path} is unreadable ({error}): run `make train`, which replaces it") from None
+    if "metadata.json" not in {Path(name).name for name in names}:
+        raise ModelUnavailable(f"the model {path} is not a Rasa model: run `make train`, which replaces it")
 
 
 def free_port() -> int:
@@ -141,8 +160,7 @@ class Assistant:
         self._spawn("rasa", command)
 
     def start(self, timeout: float = 240.0) -> None:
-        if not self.model.is_file():
-            raise SystemExit(f"no trained model at {self.model}: run `make train`")
+        check_model(self.model)
         self.check_stores()
         self.tracker_db.parent.mkdir(parents=True, exist_ok=True)
         self.start_actions()
@@ -188,8 +206,16 @@ class Assistant:
         self.processes.clear()
 
 
-def main(host: str = "127.0.0.1", port: int = 5005, action_port: int = 5055, tracker_db: str | None = None) -> int:
+def main(
+    host: str = "127.0.0.1",
+    port: int = 5005,
+    action_port: int = 5055,
+    tracker_db: str | None = None,
+    model: str | None = None,
+) -> int:
     assistant = Assistant(host=host, port=port, action_port=action_port)
+    if model:
+        assistant.model = Path(model).resolve()
     if tracker_db:
         assistant.tracker_db = Path(tracker_db).resolve()
     stopping = False
@@ -205,9 +231,12 @@ def main(host: str = "127.0.0.1", port: int = 5005, action_port: int = 5055, tra
     print(f"Starting the debate tutor (action server on :{action_port}, Rasa on :{port}); this takes about a minute...")
     try:
         assistant.start()
-    except StoreUnavailable as error:
+    except (StoreUnavailable, ModelUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except (RuntimeError, TimeoutError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("Stopping...", flush=True)
         assistant.stop()
