@@ -89,7 +89,7 @@ def test_the_command_exits_1_with_the_setting_named():
     result = subprocess.run(
         [sys.executable, "-m", "bot", "check-stores", "--timeout", "2"],
         cwd=ROOT, capture_output=True, text=True,
-        env={**SCALE, "TUTOR_REDIS_PORT": str(port), "PATH": "/usr/bin:/bin"},
+        env={**SCALE, "TUTOR_DB_NAME": "postgres", "TUTOR_REDIS_PORT": str(port), "PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 1
     assert f"TUTOR_REDIS_PORT={port}" in result.stderr

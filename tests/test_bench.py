@@ -1,0 +1,72 @@
+"""The load generator and figures of `make bench`, against a small local server."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from bot.bench import load_script, messages_for, peak_rss_mb, percentile, run_load
+
+
+def test_percentile_is_the_nearest_rank():
+    values = list(range(1, 101))
+    assert percentile(values, 50) == 50 or percentile(values, 50) == 51
+    assert percentile(values, 95) == 95 or percentile(values, 95) == 96
+    assert percentile(values, 100) == 100
+    assert percentile([], 95) == 0.0
+
+
+def test_each_student_words_the_claims_their_own_way():
+    script = load_script()
+    assert len(script["tutor"]) == 20 and len(script["starter"]) == 20
+    first, second = (messages_for(script["tutor"], script["openers"], n) for n in (1, 2))
+    assert first != second
+    assert len({m for m in first}) > 10
+    plain = [t["say"] for t in script["tutor"] if "say" in t]
+    assert all(m in first for m in plain)
+
+
+class Echo(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        replies = [] if body["message"] == "silence" else [{"text": body["message"].upper()}]
+        payload = json.dumps(replies).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture()
+def echo_url():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+def test_the_load_times_every_reply_and_counts_empty_ones(echo_url):
+    result = run_load(echo_url, [["a", "b", "silence"], ["c", "d", "e"]])
+    assert len(result.timings) == 6
+    assert result.rate > 0
+    assert result.failures == ["'silence': empty reply"]
+    assert "p95" in result.summary() and "1 failed" in result.summary()
+
+
+def test_a_server_that_is_not_there_is_a_failure_not_a_crash():
+    result = run_load("http://127.0.0.1:9/", [["hello"]])
+    assert result.timings == [] and len(result.failures) == 1
+
+
+def test_peak_memory_is_read_from_proc():
+    assert peak_rss_mb(os.getpid()) > 10
+    assert peak_rss_mb(2**22 + 12345) == 0.0
