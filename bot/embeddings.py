@@ -92,10 +92,11 @@ class Encoder:
 
     def encode_one(self, text: str) -> np.ndarray:
         """One vector of shape ``(dimension,)``; the same text is embedded only once."""
-        cached = self._cache.get(text)
-        if cached is not None:
-            self._cache.move_to_end(text)
-            return cached
+        with self._lock:
+            cached = self._cache.get(text)
+            if cached is not None:
+                self._cache.move_to_end(text)
+                return cached
         vector = self.encode([text])[0]
         with self._lock:
             self._cache[text] = vector
