@@ -17,16 +17,19 @@ def main(argv: list[str] | None = None) -> int:
     offline()
 
     from bot.index import IndexUnavailable
+    from bot.practice import shared_practice
     from bot.tutor import shared_tutor
 
     try:
         tutor = shared_tutor()
-        tutor.retriever.encoder.encode_one("warm up")
+        searches = tutor.warm()
+        points = shared_practice().warm()
     except IndexUnavailable as error:
         print(f"action server not started: {error}", file=sys.stderr)
         return 2
     logging.getLogger(__name__).info(
-        "tutor ready: %d passages, %d claims", len(tutor.retriever.index), len(tutor.knowledge.claims)
+        "tutor ready: %d passages, %d claims; warmed %d searches and %d practice points",
+        len(tutor.retriever.index), len(tutor.knowledge.claims), searches, points,
     )
     from rasa_sdk.endpoint import run
 

@@ -12,6 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from bot.index import Passage
 from bot.knowledge import KeyPoint, Position
 from bot.matcher import Assessment, Matcher, load_scoring, split_sentences
 from bot.tutor import Tutor, shared_tutor
@@ -57,6 +58,7 @@ class Practice:
         self.matcher = matcher or Matcher(tutor.retriever.encoder)
         self.scoring = load_scoring()
         self._evidence: dict[str, Evidence | None] = {}
+        self._sentences: dict[str, tuple[list[tuple[str, Passage]], np.ndarray]] = {}
 
     def pick(self, target: str | None, text: str | None, practised: set[str]) -> Position:
         """The named claim or charge ("point 3", a button), else the first point not practised."""
@@ -72,25 +74,46 @@ class Practice:
         candidates = [*narrative, *(c for c in self.knowledge.claims.values() if not c.point)]
         return next((c for c in candidates if c.key not in practised), narrative[0])
 
+    def warm(self) -> int:
+        """Compute what every round needs once (key point vectors, the essay's evidence for each
+        point), so the first student to finish a round does not wait for it while others queue."""
+        points = 0
+        for position in self.knowledge.claims.values():
+            if not position.key_points:
+                continue
+            self.matcher.assess("warm up", {kp.id: kp.text for kp in position.key_points},
+                                essay_passages=self._passages(position))
+            for point in position.key_points:
+                self.evidence(position, point)
+                points += 1
+        return points
+
     def evidence(self, position: Position, point: KeyPoint) -> Evidence | None:
         """The sentence of the position's passages closest to a key point (computed once)."""
         if point.id not in self._evidence:
             encoder = self.tutor.retriever.encoder
-            candidates = []
-            for passage_id in position.passages:
-                passage = self.tutor.retriever.index.get(passage_id)
-                if passage is not None:
-                    candidates += [(s, passage) for s in split_sentences(passage.text) if len(s.split()) >= 5]
+            candidates, vectors = self._candidates(position)
             if not candidates:
                 self._evidence[point.id] = None
             else:
-                vectors = encoder.encode([s for s, _ in candidates])
                 best = int(np.argmax(vectors @ encoder.encode_one(point.text)))
                 sentence, passage = candidates[best]
                 block = self.tutor.essay.block(passage.id)
                 sources = tuple(n.citation() for n in self.tutor.essay.sources(block))
                 self._evidence[point.id] = Evidence(sentence, passage.id, passage.section, sources)
         return self._evidence[point.id]
+
+    def _candidates(self, position: Position) -> tuple[list[tuple[str, Passage]], np.ndarray]:
+        """The sentences of a position's passages that could be evidence, and their vectors."""
+        if position.key not in self._sentences:
+            candidates = []
+            for passage_id in position.passages:
+                passage = self.tutor.retriever.index.get(passage_id)
+                if passage is not None:
+                    candidates += [(s, passage) for s in split_sentences(passage.text) if len(s.split()) >= 5]
+            vectors = self.tutor.retriever.encoder.encode([s for s, _ in candidates])
+            self._sentences[position.key] = (candidates, vectors)
+        return self._sentences[position.key]
 
     def _passages(self, position: Position) -> dict[str, str]:
         """The position's passages and the quotations they introduce: what a copy would come from."""

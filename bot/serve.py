@@ -6,6 +6,7 @@ assistant the same way.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ import sys
 import tarfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import zlib
 from dataclasses import dataclass, field
@@ -178,10 +180,25 @@ class Assistant:
                         + self._log_tail(name)
                     )
             if _get(f"{self.action_url}/health") == 200 and self.rasa_ready():
+                self.warm()
                 return
             time.sleep(0.5)
         self.stop()
         raise TimeoutError(f"the assistant was not ready after {timeout:.0f}s")
+
+    def warm(self) -> None:
+        """Parse one message, so the models' first-call set-up (about 2 s) is not a student's wait."""
+        token = os.environ.get("RASA_AUTH_TOKEN")
+        query = f"?token={urllib.parse.quote(token)}" if token else ""
+        request = urllib.request.Request(
+            f"{self.url}/model/parse{query}", data=json.dumps({"text": "hello"}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60):
+                pass
+        except (OSError, urllib.error.URLError):
+            pass  # only a warm-up: the first student would pay for it, nothing else
 
     def _log_tail(self, name: str, lines: int = 5) -> str:
         if not self.log_dir or not (self.log_dir / f"{name}.log").is_file():

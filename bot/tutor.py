@@ -67,6 +67,18 @@ class Tutor:
         hits = self.retriever.search(text, k=k, exclude=shown)
         return hits or self.retriever.search(text, k=k)
 
+    def warm(self) -> int:
+        """Answer every claim and charge once, so the first students do not pay for loading."""
+        count = 0
+        for claim in self.knowledge.claims.values():
+            self.rebut(claim.key, claim.statement, None, set())
+            count += 1
+        if self.charge_claim in self.knowledge.claims:
+            for charge in self.knowledge.charges.values():
+                self.rebut(self.charge_claim, charge.statement, charge.key, set())
+                count += 1
+        return count
+
     def narrative(self, raised: set[str]) -> list[tuple[Position, bool]]:
         return [(claim, claim.key in raised) for claim in self.knowledge.narrative]
 
