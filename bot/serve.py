@@ -236,15 +236,17 @@ def main(
     if tracker_db:
         assistant.tracker_db = Path(tracker_db).resolve()
     stopping = False
+    starting = True
 
     def _stop(*_args) -> None:
+        """Ctrl-C or SIGTERM: remembered, so a stop asked for while starting is never lost."""
         nonlocal stopping
         stopping = True
+        if starting:
+            raise KeyboardInterrupt
 
-    def _interrupt(*_args) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     print(f"Starting the debate tutor (action server on :{action_port}, Rasa on :{port}); this takes about a minute...")
     try:
         assistant.start()
@@ -258,8 +260,7 @@ def main(
         print("Stopping...", flush=True)
         assistant.stop()
         return 130
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    starting = False
     print(
         f"\nThe debate tutor is ready.\n"
         f"  Chat over REST:  curl -s -XPOST {assistant.url}/webhooks/rest/webhook "

@@ -111,3 +111,35 @@ def test_progress_shows_the_best_score_per_point(domain):
     assert messages[0]["count"] == 1 and "best 3 of 5 (2 attempt(s))" in messages[0]["lines"]
     none, _ = run(actions.ActionShowProgress, tracker("how am I doing", "ask_progress"), domain)
     assert none[0]["response"] == "utter_progress_none"
+
+
+class CountingEncoder:
+    """The real encoder, counting the texts it is asked to embed."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.texts = 0
+
+    def encode(self, texts, batch_size: int = 32):
+        self.texts += len(texts)
+        return self.inner.encode(texts, batch_size)
+
+    def encode_one(self, text):
+        self.texts += 1
+        return self.inner.encode([text])[0]
+
+
+def test_warming_computes_every_points_evidence_so_a_round_embeds_only_the_answer(tutor, knowledge):
+    from bot.matcher import Matcher
+    from bot.practice import Practice
+    from bot.retrieval import Retriever
+    from bot.tutor import Tutor
+
+    counting = CountingEncoder(tutor.retriever.encoder)
+    practice = Practice(Tutor(Retriever(tutor.retriever.index, tutor.essay, knowledge, counting)), Matcher(counting))
+    assert practice.warm() == sum(len(c.key_points) for c in knowledge.claims.values())
+    before = counting.texts
+    position = next(c for c in knowledge.claims.values() if c.key_points)
+    feedback = practice.assess(position, ["Lenin chose prison and exile.", "Nobody seeking power would."])
+    assert feedback.missed and all(evidence is not None for _, evidence in feedback.missed)
+    assert counting.texts - before <= 3  # the two sentences and their pair: nothing of the essay again

@@ -45,7 +45,8 @@ def test_serve_starts_both_servers_and_ctrl_c_stops_both(tmp_path):
         )
     try:
         deadline = time.monotonic() + 300
-        while not (up(f"http://127.0.0.1:{port}/") and up(f"http://127.0.0.1:{action_port}/health")):
+        while not (up(f"http://127.0.0.1:{port}/") and up(f"http://127.0.0.1:{action_port}/health")
+                   and "The debate tutor is ready" in log.read_text()):
             assert launcher.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "the assistant did not come up"
             time.sleep(1)
@@ -62,3 +63,28 @@ def test_serve_starts_both_servers_and_ctrl_c_stops_both(tmp_path):
     assert "The debate tutor is ready" in output and f"http://127.0.0.1:{port}/webhooks/rest/webhook" in output
     assert not up(f"http://127.0.0.1:{port}/") and not up(f"http://127.0.0.1:{action_port}/health")
     assert (tmp_path / "tracker.db").is_file()
+
+
+def test_ctrl_c_while_starting_stops_both_and_leaves_nothing_running(tmp_path):
+    port, action_port = free_port(), free_port()
+    command = [sys.executable, "-m", "bot", "serve", "--port", str(port), "--action-port", str(action_port),
+               "--tracker-db", str(tmp_path / "tracker.db")]
+    log = tmp_path / "serve.log"
+    with log.open("w") as output:
+        launcher = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=output)
+    try:
+        deadline = time.monotonic() + 300
+        while not up(f"http://127.0.0.1:{action_port}/health"):
+            assert launcher.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "the action server did not come up"
+            time.sleep(0.5)
+        assert "The debate tutor is ready" not in log.read_text()
+        launcher.send_signal(signal.SIGINT)
+        launcher.wait(timeout=60)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    assert launcher.returncode == 130, log.read_text()
+    assert "Stopping..." in log.read_text()
+    time.sleep(1)
+    assert not up(f"http://127.0.0.1:{port}/") and not up(f"http://127.0.0.1:{action_port}/health")
