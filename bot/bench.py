@@ -64,7 +64,9 @@ class Load:
         return len(self.timings) / self.seconds if self.seconds else 0.0
 
     def summary(self) -> str:
-        failed = f", {len(self.failures)} failed" if self.failures else ""
+        empty = sum(f.endswith(": empty reply") for f in self.failures)
+        errors = len(self.failures) - empty
+        failed = (f", {errors} failed" if errors else "") + (f", {empty} without a reply" if empty else "")
         return (
             f"p50 {percentile(self.timings, 50):.0f} ms, p95 {percentile(self.timings, 95):.0f} ms, "
             f"p99 {percentile(self.timings, 99):.0f} ms, {self.rate:.1f} replies/s{failed}"

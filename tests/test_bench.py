@@ -59,12 +59,13 @@ def test_the_load_times_every_reply_and_counts_empty_ones(echo_url):
     assert len(result.timings) == 6
     assert result.rate > 0
     assert result.failures == ["'silence': empty reply"]
-    assert "p95" in result.summary() and "1 failed" in result.summary()
+    assert "p95" in result.summary() and "1 without a reply" in result.summary()
 
 
 def test_a_server_that_is_not_there_is_a_failure_not_a_crash():
     result = run_load("http://127.0.0.1:9/", [["hello"]])
     assert result.timings == [] and len(result.failures) == 1
+    assert "1 failed" in result.summary()
 
 
 def test_peak_memory_is_read_from_proc():
