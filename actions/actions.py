@@ -9,6 +9,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import replies
+from bot.embeddings import VECTOR_KEY, unpack
 from bot.tutor import Tutor, shared_tutor
 
 DomainDict = dict[str, Any]
@@ -22,6 +23,15 @@ def _remember(tracker: Tracker, passage_ids: list[str], **slots: Any) -> list[Ev
     shown = list(dict.fromkeys([*(tracker.get_slot("shown_passages") or []), *passage_ids]))
     events = [SlotSet("shown_passages", shown), SlotSet("last_passages", passage_ids)]
     return events + [SlotSet(name, value) for name, value in slots.items()]
+
+
+def _latest_text(tracker: Tracker, tutor: Tutor) -> str | None:
+    """The student's last message, with the vector the Rasa server already made for it."""
+    text = tracker.latest_message.get("text")
+    vector = unpack(tracker.latest_message.get(VECTOR_KEY), tutor.retriever.encoder.name)
+    if text and vector is not None:
+        tutor.retriever.encoder.remember(text, vector)
+    return text
 
 
 def _latest_charge(tracker: Tracker) -> str | None:
@@ -39,7 +49,7 @@ def rebut(dispatcher: CollectingDispatcher, tracker: Tracker, intent: str | None
     if not Tutor.is_claim(intent) or intent not in tutor.knowledge.claims:
         dispatcher.utter_message(response="utter_default")
         return []
-    text = tracker.latest_message.get("text")
+    text = _latest_text(tracker, tutor)
     charge = charge if intent == tutor.charge_claim else None
     rebuttal = tutor.rebut(intent, text, charge, _shown(tracker))
     if rebuttal.charge:
@@ -165,7 +175,7 @@ class ActionAnswerQuestion(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         tutor = shared_tutor()
-        text = tracker.latest_message.get("text") or ""
+        text = _latest_text(tracker, tutor) or ""
         hits = tutor.answer_question(text, _shown(tracker))
         dispatcher.utter_message(
             response="utter_essay_passages", passages=replies.passages_digest(tutor.essay, hits)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import threading
 from collections import OrderedDict
@@ -11,6 +12,8 @@ import numpy as np
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 _QUERY_CACHE_SIZE = 4096
+#: Where the NLU featurizer leaves a message's vector in Rasa's parse data, for the actions.
+VECTOR_KEY = "tutor_vector"
 # One thread per single sentence: a second one costs more in hand-offs than it saves on ~12
 # tokens, and the servers run side by side on few cores. Batches (index, training) use two.
 _BATCH_THREADS = max(1, min(2, os.cpu_count() or 1))
@@ -90,6 +93,14 @@ class Encoder:
             vector = torch.nn.functional.normalize(vector, dim=0)
         return np.ascontiguousarray(vector.numpy(), dtype=np.float32)
 
+    def remember(self, text: str, vector: np.ndarray) -> None:
+        """Take a vector already made for ``text`` (by the Rasa server's NLU) instead of embedding it again."""
+        with self._lock:
+            self._cache[text] = np.ascontiguousarray(vector, dtype=np.float32)
+            self._cache.move_to_end(text)
+            if len(self._cache) > _QUERY_CACHE_SIZE:
+                self._cache.popitem(last=False)
+
     def encode_one(self, text: str) -> np.ndarray:
         """One vector of shape ``(dimension,)``; the same text is embedded only once."""
         with self._lock:
@@ -103,6 +114,25 @@ class Encoder:
             if len(self._cache) > _QUERY_CACHE_SIZE:
                 self._cache.popitem(last=False)
         return vector
+
+
+def pack(vector: np.ndarray, model: str = MODEL_NAME) -> dict[str, str]:
+    """A vector as JSON can carry it (exact float32 bytes), with the model that made it."""
+    return {"model": model, "float32": base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")}
+
+
+def unpack(payload: object, model: str = MODEL_NAME, dimension: int = 384) -> np.ndarray | None:
+    """The vector ``pack`` made with ``model``; None for anything else (then embed the text again)."""
+    if not isinstance(payload, dict) or payload.get("model") != model:
+        return None
+    try:
+        raw = base64.b64decode(payload.get("float32") or "", validate=True)
+    except (ValueError, TypeError):
+        return None
+    if len(raw) != 4 * dimension:
+        return None
+    vector = np.frombuffer(raw, dtype="<f4").astype(np.float32)
+    return vector if np.isfinite(vector).all() else None
 
 
 def _set_threads(count: int) -> None:

@@ -31,6 +31,19 @@ def test_a_claim_is_recognised_and_rebutted_with_a_quote_and_a_source(client, kn
     assert shown[0] == knowledge.claims["claim_authoritarian_personality"].passages[0]
 
 
+def test_the_actions_get_the_vector_the_rasa_server_made(client, encoder):
+    """So a claim is embedded once per reply, not once in each server."""
+    from bot.embeddings import VECTOR_KEY, unpack
+
+    me = student()
+    text = "the bolsheviks banned every other party"
+    client.say(me, text)
+    user = [e for e in client.tracker(me)["events"] if e["event"] == "user"][-1]
+    vector = unpack(user["parse_data"][VECTOR_KEY], encoder.name)
+    assert vector is not None
+    assert float(vector @ encoder.encode_one(text)) > 0.9999
+
+
 def test_a_named_charge_gets_an_answer_about_that_charge(client, knowledge):
     me = student()
     texts = [r.get("text", "") for r in client.say(me, "the kronstadt massacre proves lenin was no better than stalin")]

@@ -1,5 +1,7 @@
 """Claim-aware search: curated answers first, retrieval fills, exclusions respected."""
 
+import numpy as np
+
 
 def test_curated_passages_rank_first_in_their_order(tutor, knowledge):
     claim = knowledge.claims["claim_inexorable_path"]
@@ -41,3 +43,28 @@ def test_sources_carry_full_footnote_text(tutor):
     serge = next(h for h in hits if "impermissible errors" in h.passage.text)
     assert [f.number for f in serge.sources] == [35]
     assert serge.sources[0].text.startswith("Victor Serge, Memoirs of a Revolutionary")
+
+
+def test_a_packed_vector_comes_back_exactly_and_anything_else_is_refused(encoder):
+    from bot.embeddings import MODEL_NAME, pack, unpack
+
+    vector = encoder.encode_one("Lenin banned the other parties")
+    payload = pack(vector)
+    assert payload["model"] == MODEL_NAME
+    assert np.array_equal(unpack(payload), vector)
+    assert unpack(pack(vector, model="another-model")) is None
+    assert unpack(pack(vector[:100])) is None
+    assert unpack({"model": MODEL_NAME, "float32": "not base64!"}) is None
+    assert unpack(pack(np.full(384, np.nan, dtype=np.float32))) is None
+    assert unpack(None) is None and unpack("text") is None
+
+
+def test_a_remembered_vector_is_used_for_that_text(encoder):
+    from bot.embeddings import Encoder
+
+    fresh = Encoder()
+    fresh._model = encoder.model  # the same weights, an empty cache
+    vector = np.zeros(384, dtype=np.float32)
+    vector[0] = 1.0
+    fresh.remember("a text the model never saw", vector)
+    assert np.array_equal(fresh.encode_one("a text the model never saw"), vector)

@@ -17,7 +17,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot import rasa_speed
-from bot.embeddings import shared_encoder
+from bot.embeddings import VECTOR_KEY, pack, shared_encoder
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
@@ -86,6 +86,11 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
 
     def process(self, messages: list[Message]) -> list[Message]:
         self._featurize(messages)
+        for message in messages:
+            features = [f for f in message.features if f.origin == self._identifier]
+            if message.get(TEXT) and features:
+                # The actions search with the same text: hand them its vector in the parse data.
+                message.set(VECTOR_KEY, pack(features[0].features[0]), add_to_output=True)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
