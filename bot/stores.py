@@ -139,12 +139,31 @@ def _first_line(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
+def check_store_types(endpoints: Path) -> None:
+    """Import every store class the endpoints file names by module path.
+
+    Rasa replaces a tracker store class it cannot import by one in memory, with only a warning.
+    """
+    import yaml
+    from rasa.shared.utils.common import class_from_module_path
+
+    config = yaml.safe_load(endpoints.read_text(encoding="utf-8")) or {}
+    for section in ("tracker_store", "lock_store"):
+        kind = str((config.get(section) or {}).get("type") or "")
+        if "." in kind:
+            try:
+                class_from_module_path(kind)
+            except (ImportError, AttributeError) as error:
+                raise StoreUnavailable(f"{endpoints.name}: {section} type {kind} cannot be loaded ({error})") from None
+
+
 def check(env: Mapping[str, str] | None = None, timeout: float = 5.0) -> str:
     """Check the stores the chosen endpoints file needs; returns what was checked."""
     env = os.environ if env is None else env
     endpoints = endpoints_file(env)
     if not endpoints.is_file():
         raise StoreUnavailable(f"TUTOR_ENDPOINTS names {endpoints}, which does not exist")
+    check_store_types(endpoints)
     if not uses_scale_stores(endpoints):
         return f"{endpoints.name}: SQLite tracker store, nothing to reach"
     stores = ScaleStores.from_env(env)

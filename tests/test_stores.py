@@ -117,3 +117,10 @@ def test_store_errors_get_their_own_reply_and_other_errors_the_general_one():
         assert failure_reply(error) == response("utter_store_unavailable")
     assert not is_store_failure(KeyError("slot"))
     assert failure_reply(KeyError("slot")) == response("utter_unreachable")
+
+
+def test_a_store_class_that_cannot_be_loaded_is_named(tmp_path):
+    endpoints = tmp_path / "endpoints.yml"
+    endpoints.write_text("tracker_store:\n  type: bot.no_such_module.Store\n  db: x.db\n")
+    with pytest.raises(StoreUnavailable, match=r"tracker_store type bot\.no_such_module\.Store cannot be loaded"):
+        check({"TUTOR_ENDPOINTS": str(endpoints)})
