@@ -270,7 +270,7 @@ class ValidatePracticeForm(FormValidationAction):
         intent = tracker.latest_message.get("intent", {}).get("name")
         if intent == "finish_answer":
             return {"practice_done": True}
-        text = tracker.latest_message.get("text") or ""
+        text = _latest_text(tracker, shared_tutor()) or ""
         if not text or text.startswith("/") or intent == "start_practice":
             return {}  # the request that opened the round, or a button, is no part of the answer
         return {"practice_answer": [*(tracker.get_slot("practice_answer") or []), text]}

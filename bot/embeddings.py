@@ -18,6 +18,7 @@ VECTOR_KEY = "tutor_vector"
 # tokens, and the servers run side by side on few cores. Batches (index, training) use two.
 _BATCH_THREADS = max(1, min(2, os.cpu_count() or 1))
 _QUERY_THREADS = 1
+_SMALL_BATCH = 8  # a student's answer: as short as a query, so one thread too
 
 
 def offline() -> None:
@@ -70,7 +71,7 @@ class Encoder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         if len(texts) == 1:
             return self._encode_single(texts[0])[None, :]
-        _set_threads(_BATCH_THREADS)
+        _set_threads(_QUERY_THREADS if len(texts) <= _SMALL_BATCH else _BATCH_THREADS)
         vectors = self.model.encode(
             list(texts),
             batch_size=batch_size,
@@ -92,6 +93,17 @@ class Encoder:
             vector = model(prepare([text]))["sentence_embedding"][0]
             vector = torch.nn.functional.normalize(vector, dim=0)
         return np.ascontiguousarray(vector.numpy(), dtype=np.float32)
+
+    def encode_cached(self, texts: list[str]) -> np.ndarray:
+        """Like ``encode``, but texts already embedded (or remembered) are not embedded again."""
+        with self._lock:
+            found = {t: self._cache[t] for t in texts if t in self._cache}
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:
+            found.update(zip(missing, self.encode(missing), strict=True))
+        if not texts:
+            return self.encode([])
+        return np.stack([found[t] for t in texts])
 
     def remember(self, text: str, vector: np.ndarray) -> None:
         """Take a vector already made for ``text`` (by the Rasa server's NLU) instead of embedding it again."""

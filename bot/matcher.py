@@ -258,7 +258,8 @@ class Matcher:
         if not read or not key_points:
             return read, np.zeros((len(read), len(key_points)), dtype=np.float32)
         position = {u: i for i, u in enumerate(dict.fromkeys(read))}
-        vectors = self.encoder.encode(list(position))[[position[u] for u in read]]
+        encode = getattr(self.encoder, "encode_cached", self.encoder.encode)  # the student's sentences may be known
+        vectors = encode(list(position))[[position[u] for u in read]]
         matrix = vectors @ self._point_vectors(list(key_points.values())).T
         return read, np.clip(matrix, 0.0, 1.0)
 

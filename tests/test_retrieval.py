@@ -68,3 +68,18 @@ def test_a_remembered_vector_is_used_for_that_text(encoder):
     vector[0] = 1.0
     fresh.remember("a text the model never saw", vector)
     assert np.array_equal(fresh.encode_one("a text the model never saw"), vector)
+
+
+def test_encode_cached_embeds_only_the_texts_it_has_not_seen(encoder):
+    from bot.embeddings import Encoder
+
+    fresh = Encoder()
+    fresh._model = encoder.model
+    known = fresh.encode_one("a sentence the student sent before")
+    asked: list[list[str]] = []
+    plain = fresh.encode
+    fresh.encode = lambda texts, batch_size=32: asked.append(list(texts)) or plain(texts, batch_size)
+    vectors = fresh.encode_cached(["a sentence the student sent before", "a new pair", "a new pair"])
+    assert asked == [["a new pair"]]
+    assert np.array_equal(vectors[0], known) and np.array_equal(vectors[1], vectors[2])
+    assert np.allclose(vectors[1], encoder.encode_one("a new pair"), atol=1e-5)
