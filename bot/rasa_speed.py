@@ -13,29 +13,24 @@
   message's own conversation is still locked, so its order does not change.
 
 Each keeps Rasa's behaviour: the same ValidationError for a bad response, the same class (or
-the same error) for an event name, the same parse data. ``apply`` is idempotent; the model's featurizer calls it,
-so every server that loads this model gets it.
+the same error) for an event name, the same parse data. ``apply`` is idempotent; the model's
+featurizer calls it, so every server that loads this model gets it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 _applied = False
 
 
-def _cached_validator(schema: dict[str, Any], cache: dict[str, Any]) -> Any:
-    key = json.dumps(schema, sort_keys=True)
-    validator = cache.get(key)
-    if validator is None:
-        from jsonschema.validators import validator_for
+def _validator(schema: dict[str, Any]) -> Any:
+    from jsonschema.validators import validator_for
 
-        kind = validator_for(schema)
-        kind.check_schema(schema)
-        validator = cache[key] = kind(schema)
-    return validator
+    kind = validator_for(schema)
+    kind.check_schema(schema)
+    return kind(schema)
 
 
 def apply() -> None:
@@ -48,11 +43,14 @@ def apply() -> None:
     from rasa.shared.utils.common import all_subclasses
 
     original_validate = RemoteAction._validate_action_result
-    validators: dict[str, Any] = {}
+    validators: dict[type, Any] = {}  # the response schema is a constant of the action class
 
     def validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
+        kind = type(self)
+        if kind not in validators:
+            validators[kind] = _validator(self.action_response_format_spec())
         try:
-            _cached_validator(self.action_response_format_spec(), validators).validate(result)
+            validators[kind].validate(result)
         except ValidationError:
             return original_validate(self, result)  # Rasa's own error message
         return True
