@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 
+import pytest
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -36,3 +37,126 @@ def test_conversations_round_trip_and_the_file_is_in_wal_mode(tmp_path):
     with sqlite3.connect(path) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert connection.execute("SELECT count(*) FROM events WHERE sender_id='ana'").fetchone()[0] == 5
+
+
+# The kept sessions: whatever happens to the database, a retrieve returns what Rasa's own
+# store returns from the same file, and a save adds exactly the events the file lacks.
+
+from rasa.core.tracker_store import SQLTrackerStore  # noqa: E402
+from rasa.shared.core.events import SessionStarted  # noqa: E402
+
+from bot import tracker_store as tracker_store_module  # noqa: E402
+
+
+def _turn(tracker: DialogueStateTracker, n: int) -> None:
+    tracker.update(UserUttered(f"claim {n}", {"name": "claim_authoritarian_personality", "confidence": 0.9}))
+    tracker.update(ActionExecuted("action_rebut_claim"))
+    tracker.update(SlotSet("shown_passages", [f"p{n}"]))
+    tracker.update(BotUttered(f"answer {n}"))
+    tracker.update(ActionExecuted("action_listen"))
+
+
+def _as_rasa_reads(domain: Domain, path, sender: str) -> list[dict]:
+    back = asyncio.run(SQLTrackerStore(domain=domain, dialect="sqlite", db=str(path)).retrieve(sender))
+    return [e.as_dict() for e in back.events] if back else []
+
+
+@pytest.fixture()
+def domain() -> Domain:
+    return Domain.load(str(ROOT / "domain.yml"))
+
+
+def _started(domain: Domain, sender: str) -> DialogueStateTracker:
+    return DialogueStateTracker.from_events(
+        sender, [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")],
+        slots=domain.slots,
+    )
+
+
+def test_a_kept_session_reads_back_as_rasa_reads_the_file(domain, tmp_path):
+    path = tmp_path / "tracker.db"
+    store = TutorSQLTrackerStore(domain=domain, dialect="sqlite", db=str(path))
+
+    async def conversation() -> list[dict]:
+        tracker = _started(domain, "ana")
+        await store.save(tracker)
+        for n in range(4):
+            tracker = await store.retrieve("ana")
+            _turn(tracker, n)
+            await store.save(tracker)
+        return [e.as_dict() for e in (await store.retrieve("ana")).events]
+
+    ours = asyncio.run(conversation())
+    assert "ana" in store._sessions  # served from the kept rows, not read again
+    assert ours == _as_rasa_reads(domain, path, "ana")
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("SELECT count(*) FROM events WHERE sender_id='ana'").fetchone()[0] == 3 + 4 * 5
+
+
+def test_another_writer_is_noticed(domain, tmp_path):
+    """A second server (here: a second store on the same file) adds a turn: the first sees it."""
+    path = tmp_path / "tracker.db"
+    first = TutorSQLTrackerStore(domain=domain, dialect="sqlite", db=str(path))
+    second = TutorSQLTrackerStore(domain=domain, dialect="sqlite", db=str(path))
+
+    async def run() -> tuple[list[dict], list[dict]]:
+        tracker = _started(domain, "ben")
+        await first.save(tracker)
+        tracker = await first.retrieve("ben")
+        _turn(tracker, 1)
+        await first.save(tracker)
+        elsewhere = await second.retrieve("ben")
+        _turn(elsewhere, 2)
+        await second.save(elsewhere)
+        here = await first.retrieve("ben")  # kept rows are stale now
+        _turn(here, 3)
+        await first.save(here)
+        return [e.as_dict() for e in here.events], [e.as_dict() for e in (await second.retrieve("ben")).events]
+
+    here, there = asyncio.run(run())
+    assert [e["text"] for e in here if e["event"] == "bot"] == ["answer 1", "answer 2", "answer 3"]
+    assert there == here == _as_rasa_reads(domain, path, "ben")
+
+
+def test_a_new_session_is_read_as_rasa_reads_it(domain, tmp_path):
+    path = tmp_path / "tracker.db"
+    store = TutorSQLTrackerStore(domain=domain, dialect="sqlite", db=str(path))
+
+    async def run() -> list[dict]:
+        tracker = _started(domain, "cy")
+        await store.save(tracker)
+        tracker = await store.retrieve("cy")
+        _turn(tracker, 1)
+        tracker.update(ActionExecuted("action_session_start"))
+        tracker.update(SessionStarted())
+        tracker.update(ActionExecuted("action_listen"))
+        _turn(tracker, 2)
+        await store.save(tracker)
+        return [e.as_dict() for e in (await store.retrieve("cy")).events]
+
+    ours = asyncio.run(run())
+    assert ours == _as_rasa_reads(domain, path, "cy")
+    assert [e["text"] for e in ours if e["event"] == "bot"] == ["answer 2"]  # the latest session only
+
+
+def test_conversations_beyond_the_budget_are_read_from_the_file(domain, tmp_path, monkeypatch):
+    monkeypatch.setattr(tracker_store_module, "CACHE_CHARS", 6000)
+    path = tmp_path / "tracker.db"
+    store = TutorSQLTrackerStore(domain=domain, dialect="sqlite", db=str(path))
+    senders = [f"student-{i}" for i in range(6)]
+
+    async def run() -> None:
+        for sender in senders:
+            await store.save(_started(domain, sender))
+        for n in range(3):
+            for sender in senders:
+                tracker = await store.retrieve(sender)
+                _turn(tracker, n)
+                await store.save(tracker)
+
+    asyncio.run(run())
+    assert 0 < store._cached_chars <= 6000
+    assert store._cached_chars == sum(entry.chars for entry in store._sessions.values())
+    assert len(store._sessions) < len(senders)
+    for sender in senders:
+        assert [e.as_dict() for e in asyncio.run(store.retrieve(sender)).events] == _as_rasa_reads(domain, path, sender)
