@@ -33,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     from rasa_sdk.endpoint import run
 
+    from bot.rasa_speed import freeze_heap
+
+    freeze_heap()
+
     run("actions.actions", port=args.port)
     return 0
 

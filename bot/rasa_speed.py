@@ -8,21 +8,81 @@
   (about 1 ms per ten events, every turn, for the whole conversation). The classes do not
   change while the server runs, so the name-to-class answer is kept.
 - NLU (MiniLM, DIET) runs synchronously on the server's only event loop, so while one message
-  is understood no other student's message moves. It runs in a worker thread instead: the
-  models release the GIL, and the loop goes on with other conversations meanwhile. The
-  message's own conversation is still locked, so its order does not change.
+  is understood no other student's message moves. It runs in worker threads instead, as many
+  as there are cores: the models release the GIL, and the loop goes on with other
+  conversations meanwhile. The message's own conversation is still locked, so its order does
+  not change.
+- Each custom action call carries the whole conversation (every event, at all verbosity):
+  about 150 KB of JSON at twenty turns, encoded on the event loop and decoded again by the
+  action server, every turn and growing. Our actions read the latest message, the slots, the
+  active loop and this turn's slot events (form validation), so only the events from the
+  latest user message on are sent (``tests/test_rasa_speed.py`` fails if an action starts
+  reading ``tracker.events``).
+- Python's full garbage collection walks every object the process holds. With TensorFlow,
+  torch and the models loaded that is millions of objects, 0.3 to 0.7 s with the GIL held,
+  every few seconds under load: every student waits. The loaded model is collected once and
+  then frozen (``gc.freeze``), and again after its first parse (TensorFlow builds its graph
+  then), so later collections walk only what the conversations create: 5 ms, not 500.
 
 Each keeps Rasa's behaviour: the same ValidationError for a bad response, the same class (or
-the same error) for an event name, the same parse data. ``apply`` is idempotent; the model's
+the same error) for an event name, the same parse data, the same tracker for the actions
+except the earlier turns' events. ``apply`` is idempotent; the model's
 featurizer calls it, so every server that loads this model gets it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import os
 from typing import Any
 
 _applied = False
+_parsed: list[bool] = []  # one entry once the loaded model has parsed (and the heap is frozen)
+_pool: list[Any] = []
+
+
+def _nlu_pool() -> Any:
+    """As many NLU threads as cores: more only wait for each other and for Python's lock."""
+    if not _pool:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pool.append(ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="nlu"))
+    return _pool[0]
+
+
+def current_turn(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events from the latest user message on (all of them if there is none)."""
+    for index in range(len(events) - 1, -1, -1):
+        if events[index].get("event") == "user":
+            return events[index:]
+    return events
+
+
+def freeze_heap() -> None:
+    """Collect once, then keep what survives out of every later collection.
+
+    Called when a model or the action server has loaded; a model loaded later (``PUT
+    /model``) unfreezes the heap first, so the replaced model can still be collected.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
+def freeze_after_load() -> None:
+    """Freeze the heap once the running model load returns to the event loop.
+
+    The featurizer is built in the middle of Rasa's (synchronous) model load, so a callback
+    scheduled now runs only after the load is finished. Without a running loop (training,
+    ``rasa shell`` tests) there is no server to protect and nothing is scheduled.
+    """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    _parsed.clear()
+    loop.call_soon(freeze_heap)
 
 
 def _validator(schema: dict[str, Any]) -> Any:
@@ -67,6 +127,14 @@ def apply() -> None:
                     break
         return cls if cls is not None else original_resolve(type_name, default)
 
+    original_format = RemoteAction._action_call_format
+
+    def action_call_format(self: RemoteAction, tracker: Any, domain: Any) -> dict[str, Any]:
+        payload = original_format(self, tracker, domain)
+        state = payload["tracker"]
+        state["events"] = current_turn(state.get("events") or [])
+        return payload
+
     from rasa.core.processor import MessageProcessor
     from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -79,12 +147,18 @@ def apply() -> None:
             return await original_parse(self, message, tracker, only_output_properties)
         if tracker is None:
             tracker = DialogueStateTracker.from_events(message.sender_id, [])
-        parse_data = await asyncio.to_thread(self._parse_message_with_graph, message, tracker, only_output_properties)
+        parse_data = await asyncio.get_running_loop().run_in_executor(
+            _nlu_pool(), self._parse_message_with_graph, message, tracker, only_output_properties
+        )
+        if not _parsed:
+            _parsed.append(True)
+            freeze_heap()
         self._update_full_retrieval_intent(parse_data)
         self._check_for_unseen_features(parse_data)
         return parse_data
 
     MessageProcessor.parse_message = parse_message
     RemoteAction._validate_action_result = validate_action_result
+    RemoteAction._action_call_format = action_call_format
     events.Event.resolve_by_type = staticmethod(resolve_by_type)
     _applied = True

@@ -62,3 +62,83 @@ def test_stored_events_round_trip():
     back = events.deserialise_events(stored)
     assert [type(e) for e in back] == [events.UserUttered, events.SlotSet, events.ActionExecuted, events.BotUttered]
     assert back[1].value == ["p1"]
+
+
+def test_an_action_is_sent_only_this_turns_events(remote):
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.paths import ROOT
+
+    domain = Domain.load(str(ROOT / "domain.yml"))
+    tracker = DialogueStateTracker.from_events("ana", [
+        events.ActionExecuted("action_listen"),
+        events.UserUttered("lenin was a dictator", {"name": "claim_authoritarian_personality", "confidence": 0.9}),
+        events.SlotSet("shown_passages", ["p1"]),
+        events.BotUttered("point 1"),
+        events.ActionExecuted("action_listen"),
+        events.UserUttered("tell me more", {"name": "tell_more", "confidence": 1.0}),
+        events.SlotSet("practice_answer", ["a"]),
+    ], slots=domain.slots)
+    payload = remote._action_call_format(tracker, domain)
+    state = payload["tracker"]
+    assert [e["event"] for e in state["events"]] == ["user", "slot"]
+    assert state["latest_message"]["text"] == "tell me more"
+    assert state["slots"]["shown_passages"] == ["p1"]  # slots still come whole
+    assert len(tracker.events) == 7  # the conversation itself is untouched
+
+
+def test_current_turn():
+    turn = [{"event": "user", "text": "b"}, {"event": "slot"}]
+    assert rasa_speed.current_turn([{"event": "action"}, {"event": "user", "text": "a"}, *turn]) == turn
+    assert rasa_speed.current_turn([{"event": "action"}]) == [{"event": "action"}]
+    assert rasa_speed.current_turn([]) == []
+
+
+def test_no_action_reads_past_events():
+    """Actions are sent only this turn's events: one that reads further back must say so here."""
+    import ast
+
+    from bot.paths import ROOT
+
+    for path in (ROOT / "actions").glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        reads = [
+            node.lineno for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute)
+            and node.attr in {"events", "events_after_latest_restart", "get_last_event_for", "applied_events"}
+        ]
+        assert not reads, f"{path.name} reads tracker events at lines {reads}"
+
+
+def test_the_frozen_heap_is_left_out_of_collections():
+    import gc
+
+    try:
+        rasa_speed.freeze_heap()
+        frozen = gc.get_freeze_count()
+        assert frozen > 10_000
+        rasa_speed.freeze_heap()  # again (a model loaded later): unfrozen, collected, frozen
+        assert abs(gc.get_freeze_count() - frozen) < frozen // 2
+    finally:
+        gc.unfreeze()
+
+
+def test_the_heap_is_frozen_only_under_a_running_server():
+    import asyncio
+    import gc
+
+    gc.unfreeze()
+    rasa_speed.freeze_after_load()  # no event loop (training, a script): nothing happens
+    assert gc.get_freeze_count() == 0
+
+    async def load_then_serve() -> int:
+        rasa_speed.freeze_after_load()
+        assert gc.get_freeze_count() == 0  # not in the middle of the load
+        await asyncio.sleep(0)
+        return gc.get_freeze_count()
+
+    try:
+        assert asyncio.run(load_then_serve()) > 0
+    finally:
+        gc.unfreeze()
