@@ -56,6 +56,7 @@ class Load:
     """What a load run saw: each reply's latency, and the replies that were wrong."""
 
     timings: list[float] = field(default_factory=list)
+    claim_timings: list[float] = field(default_factory=list)
     seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
 
@@ -82,8 +83,19 @@ def _post(url: str, sender: str, message: str) -> tuple[float, list]:
     return (time.perf_counter() - started) * 1000, replies
 
 
-def run_load(url: str, scripts: list[list[str]]) -> Load:
-    """Each script is one student sending its messages in turn, all students at once."""
+def claims_in(turns: list[dict], openers: list[str], students: int) -> set[str]:
+    """The messages that are claims (the issue's latency target is about those)."""
+    return {
+        message
+        for student in range(students)
+        for turn, message in zip(turns, messages_for(turns, openers, student), strict=True)
+        if "claim" in turn
+    }
+
+
+def run_load(url: str, scripts: list[list[str]], claims: set[str] = frozenset()) -> Load:
+    """Each script is one student sending its messages in turn, all students at once; replies
+    to the messages in ``claims`` are also timed on their own."""
     result = Load()
     lock = threading.Lock()
 
@@ -98,6 +110,8 @@ def run_load(url: str, scripts: list[list[str]]) -> Load:
                 continue
             with lock:
                 result.timings.append(elapsed)
+                if message in claims:
+                    result.claim_timings.append(elapsed)
                 if not replies or not any(r.get("text") or r.get("buttons") for r in replies):
                     result.failures.append(f"{message!r}: empty reply")
 
@@ -161,7 +175,7 @@ def bench_index(script: dict) -> None:
 def _load_both(url: str, turns: list[dict], openers: list[str], users: int) -> dict[int, Load]:
     run_load(url, [messages_for(turns[:3], openers, 0)])  # warm up
     return {
-        n: run_load(url, [messages_for(turns, openers, s) for s in range(n)])
+        n: run_load(url, [messages_for(turns, openers, s) for s in range(n)], claims_in(turns, openers, n))
         for n in sorted({1, users})
     }
 
@@ -277,6 +291,12 @@ def report(figures: Figures, users: int) -> None:
     line("start to ready (model already trained)", f"{figures.start_seconds:.1f} s")
     for n, result in figures.loads.items():
         line(f"{n} user(s) x {len(result.timings) // max(1, n)} turns", result.summary())
+        if result.claim_timings:
+            claims = result.claim_timings
+            line(
+                f"  of which claims ({len(claims)})",
+                f"p50 {percentile(claims, 50):.0f} ms, p95 {percentile(claims, 95):.0f} ms, p99 {percentile(claims, 99):.0f} ms",
+            )
         for failure in result.failures[:3]:
             line("", f"failed: {failure}")
     line("peak resident memory", ", ".join(f"{k} {v:.0f} MB" for k, v in figures.rss.items()))

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bot.bench import load_script, messages_for, peak_rss_mb, percentile, run_load
+from bot.bench import claims_in, load_script, messages_for, peak_rss_mb, percentile, run_load
 
 
 def test_percentile_is_the_nearest_rank():
@@ -54,9 +54,16 @@ def echo_url():
     server.shutdown()
 
 
+def test_the_claims_are_the_claim_turns_in_each_students_words():
+    script = load_script()
+    claims = claims_in(script["tutor"], script["openers"], 2)
+    assert len(claims) == 2 * sum("claim" in t for t in script["tutor"])
+    assert "Lenin was a dictator from day one" in claims and "tell me more" not in claims
+
+
 def test_the_load_times_every_reply_and_counts_empty_ones(echo_url):
-    result = run_load(echo_url, [["a", "b", "silence"], ["c", "d", "e"]])
-    assert len(result.timings) == 6
+    result = run_load(echo_url, [["a", "b", "silence"], ["c", "d", "e"]], claims={"b", "e"})
+    assert len(result.timings) == 6 and len(result.claim_timings) == 2
     assert result.rate > 0
     assert result.failures == ["'silence': empty reply"]
     assert "p95" in result.summary() and "1 without a reply" in result.summary()
