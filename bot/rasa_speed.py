@@ -16,7 +16,7 @@
   about 150 KB of JSON at twenty turns, encoded on the event loop and decoded again by the
   action server, every turn and growing. Our actions read the latest message, the slots, the
   active loop and this turn's slot events (form validation), so only the events from the
-  latest user message on are sent (``tests/test_rasa_speed.py`` fails if an action starts
+  latest user message on are serialised and sent (``tests/test_rasa_speed.py`` fails if an action starts
   reading ``tracker.events``).
 - Python's full garbage collection walks every object the process holds. With TensorFlow,
   torch and the models loaded that is millions of objects, 0.3 to 0.7 s with the GIL held,
@@ -51,10 +51,12 @@ def _nlu_pool() -> Any:
     return _pool[0]
 
 
-def current_turn(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def current_turn(events: list[Any]) -> list[Any]:
     """The events from the latest user message on (all of them if there is none)."""
+    from rasa.shared.core.events import UserUttered
+
     for index in range(len(events) - 1, -1, -1):
-        if events[index].get("event") == "user":
+        if isinstance(events[index], UserUttered):
             return events[index:]
     return events
 
@@ -127,13 +129,17 @@ def apply() -> None:
                     break
         return cls if cls is not None else original_resolve(type_name, default)
 
-    original_format = RemoteAction._action_call_format
-
     def action_call_format(self: RemoteAction, tracker: Any, domain: Any) -> dict[str, Any]:
-        payload = original_format(self, tracker, domain)
-        state = payload["tracker"]
-        state["events"] = current_turn(state.get("events") or [])
-        return payload
+        """Rasa 3.6's request, with this turn's events instead of every event."""
+        import rasa
+        from rasa.shared.core.trackers import EventVerbosity
+
+        state = tracker.current_state(EventVerbosity.NONE)
+        state["events"] = [event.as_dict() for event in current_turn(list(tracker.events))]
+        result = {"next_action": self._name, "sender_id": tracker.sender_id, "tracker": state, "version": rasa.__version__}
+        if not self._is_selective_domain_enabled() or domain.does_custom_action_explicitly_need_domain(self.name()):
+            result["domain"] = domain.as_dict()
+        return result
 
     from rasa.core.processor import MessageProcessor
     from rasa.shared.core.trackers import DialogueStateTracker

@@ -66,7 +66,7 @@ def test_stored_events_round_trip():
 
 def test_an_action_is_sent_only_this_turns_events(remote):
     from rasa.shared.core.domain import Domain
-    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 
     from bot.paths import ROOT
 
@@ -81,7 +81,11 @@ def test_an_action_is_sent_only_this_turns_events(remote):
         events.SlotSet("practice_answer", ["a"]),
     ], slots=domain.slots)
     payload = remote._action_call_format(tracker, domain)
+    whole = tracker.current_state(EventVerbosity.ALL)
     state = payload["tracker"]
+    assert {k: v for k, v in state.items() if k != "events"} == {k: v for k, v in whole.items() if k != "events"}
+    assert state["events"] == whole["events"][-2:]
+    assert payload["next_action"] == "action_anything" and payload["sender_id"] == "ana" and "domain" in payload
     assert [e["event"] for e in state["events"]] == ["user", "slot"]
     assert state["latest_message"]["text"] == "tell me more"
     assert state["slots"]["shown_passages"] == ["p1"]  # slots still come whole
@@ -89,9 +93,9 @@ def test_an_action_is_sent_only_this_turns_events(remote):
 
 
 def test_current_turn():
-    turn = [{"event": "user", "text": "b"}, {"event": "slot"}]
-    assert rasa_speed.current_turn([{"event": "action"}, {"event": "user", "text": "a"}, *turn]) == turn
-    assert rasa_speed.current_turn([{"event": "action"}]) == [{"event": "action"}]
+    turn = [events.UserUttered("b"), events.SlotSet("x", 1)]
+    assert rasa_speed.current_turn([events.ActionExecuted("action_listen"), events.UserUttered("a"), *turn]) == turn
+    assert rasa_speed.current_turn([events.ActionExecuted("action_listen")]) == [events.ActionExecuted("action_listen")]
     assert rasa_speed.current_turn([]) == []
 
 
