@@ -18,6 +18,8 @@
   active loop and this turn's slot events (form validation), so only the events from the
   latest user message on are serialised and sent (``tests/test_rasa_speed.py`` fails if an action starts
   reading ``tracker.events``).
+- Before every prediction each policy rebuilds the dialogue state of every step of the
+  conversation; ``bot/dialogue_states.py`` carries them forward from turn to turn instead.
 - Python's full garbage collection walks every object the process holds. With TensorFlow,
   torch and the models loaded that is millions of objects, 0.3 to 0.7 s with the GIL held,
   every few seconds under load: every student waits. The loaded model is collected once and
@@ -72,17 +74,21 @@ def freeze_heap() -> None:
     gc.freeze()
 
 
-def freeze_after_load() -> None:
-    """Freeze the heap once the running model load returns to the event loop.
+def prepare_server() -> None:
+    """In a server, keep dialogue states across turns and freeze the heap after the load.
 
-    The featurizer is built in the middle of Rasa's (synchronous) model load, so a callback
-    scheduled now runs only after the load is finished. Without a running loop (training,
-    ``rasa shell`` tests) there is no server to protect and nothing is scheduled.
+    A model is loaded by a server while its event loop runs; training and scripts have no
+    running loop and are left exactly as Rasa runs them. The featurizer is built in the middle
+    of Rasa's (synchronous) model load, so the freeze scheduled now runs only once the load
+    is finished.
     """
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         return
+    from bot import dialogue_states
+
+    dialogue_states.install()
     _parsed.clear()
     loop.call_soon(freeze_heap)
 

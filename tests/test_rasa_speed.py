@@ -128,21 +128,29 @@ def test_the_frozen_heap_is_left_out_of_collections():
         gc.unfreeze()
 
 
-def test_the_heap_is_frozen_only_under_a_running_server():
+def test_the_heap_is_frozen_and_states_kept_only_under_a_running_server():
     import asyncio
     import gc
 
+    from rasa.shared.core.domain import Domain
+
+    from bot import dialogue_states
+
+    dialogue_states.uninstall()
     gc.unfreeze()
-    rasa_speed.freeze_after_load()  # no event loop (training, a script): nothing happens
+    rasa_speed.prepare_server()  # no event loop (training, a script): nothing happens
     assert gc.get_freeze_count() == 0
+    assert Domain.states_for_tracker_history is not dialogue_states.states_for_tracker_history
 
     async def load_then_serve() -> int:
-        rasa_speed.freeze_after_load()
+        rasa_speed.prepare_server()
         assert gc.get_freeze_count() == 0  # not in the middle of the load
         await asyncio.sleep(0)
         return gc.get_freeze_count()
 
     try:
         assert asyncio.run(load_then_serve()) > 0
+        assert Domain.states_for_tracker_history is dialogue_states.states_for_tracker_history
     finally:
         gc.unfreeze()
+        dialogue_states.uninstall()

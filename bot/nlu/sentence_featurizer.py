@@ -55,7 +55,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         super().__init__(name, config)
         self._encoder = shared_encoder()
         rasa_speed.apply()  # every server that loads this model answers without Rasa's waste
-        rasa_speed.freeze_after_load()
+        rasa_speed.prepare_server()
 
     @classmethod
     def create(
