@@ -186,6 +186,16 @@ class Figures:
     start_seconds: float
     loads: dict[int, Load]
     rss: dict[str, float]
+    long: list[float] = field(default_factory=list)
+
+
+LONG_ROUNDS = 10
+
+
+def long_conversation(url: str, turns: list[dict], openers: list[str], rounds: int = LONG_ROUNDS) -> list[float]:
+    """One student playing the script ``rounds`` times in one conversation: each reply's latency."""
+    messages = messages_for(turns, openers, 0) * rounds
+    return run_load(url, [messages]).timings
 
 
 def bench_tutor(script: dict, users: int, postgres: bool = False) -> Figures:
@@ -211,13 +221,15 @@ def bench_tutor(script: dict, users: int, postgres: bool = False) -> Figures:
     assistant.start()
     start_seconds = time.perf_counter() - started
     try:
-        loads = _load_both(f"{assistant.url}/webhooks/rest/webhook", script["tutor"], script["openers"], users)
+        url = f"{assistant.url}/webhooks/rest/webhook"
+        loads = _load_both(url, script["tutor"], script["openers"], users)
+        long = [] if postgres else long_conversation(url, script["tutor"], script["openers"])
         rss = {name: peak_rss_mb(p.pid) for name, p in assistant.processes.items()}
     finally:
         assistant.stop()
         if postgres:
             _drop_database(database)
-    return Figures(name, start_seconds, loads, rss)
+    return Figures(name, start_seconds, loads, rss, long)
 
 
 def _drop_database(name: str) -> None:
@@ -299,6 +311,13 @@ def report(figures: Figures, users: int) -> None:
             )
         for failure in result.failures[:3]:
             line("", f"failed: {failure}")
+    if figures.long:
+        size = len(figures.long) // LONG_ROUNDS
+        blocks = [figures.long[i : i + size] for i in range(0, len(figures.long), size)]
+        line(
+            f"1 user x {len(figures.long)} turns, one conversation",
+            f"mean per {size} turns: " + " / ".join(f"{sum(b) / len(b):.0f}" for b in blocks) + " ms",
+        )
     line("peak resident memory", ", ".join(f"{k} {v:.0f} MB" for k, v in figures.rss.items()))
 
 

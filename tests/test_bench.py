@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bot.bench import claims_in, load_script, messages_for, peak_rss_mb, percentile, run_load
+from bot.bench import claims_in, load_script, long_conversation, messages_for, peak_rss_mb, percentile, run_load
 
 
 def test_percentile_is_the_nearest_rank():
@@ -67,6 +67,12 @@ def test_the_load_times_every_reply_and_counts_empty_ones(echo_url):
     assert result.rate > 0
     assert result.failures == ["'silence': empty reply"]
     assert "p95" in result.summary() and "1 without a reply" in result.summary()
+
+
+def test_a_long_conversation_is_one_student_playing_the_script_again_and_again(echo_url):
+    script = load_script()
+    timings = long_conversation(echo_url, script["tutor"], script["openers"], rounds=3)
+    assert len(timings) == 3 * len(script["tutor"])
 
 
 def test_a_server_that_is_not_there_is_a_failure_not_a_crash():
