@@ -16,8 +16,8 @@
   about 150 KB of JSON at twenty turns, encoded on the event loop and decoded again by the
   action server, every turn and growing. Our actions read the latest message, the slots, the
   active loop and this turn's slot events (form validation), so only the events from the
-  latest user message on are serialised and sent (``tests/test_rasa_speed.py`` fails if an action starts
-  reading ``tracker.events``).
+  latest user message on are serialised and sent (``tests/test_rasa_speed.py`` fails if an
+  action starts reading ``tracker.events``).
 - Before every prediction each policy rebuilds the dialogue state of every step of the
   conversation; ``bot/dialogue_states.py`` carries them forward from turn to turn instead.
 - Python's full garbage collection walks every object the process holds. With TensorFlow,
@@ -28,8 +28,8 @@
 
 Each keeps Rasa's behaviour: the same ValidationError for a bad response, the same class (or
 the same error) for an event name, the same parse data, the same tracker for the actions
-except the earlier turns' events. ``apply`` is idempotent; the model's
-featurizer calls it, so every server that loads this model gets it.
+except the earlier turns' events. ``apply`` is idempotent; the model's featurizer calls it, so
+every server that loads this model gets it.
 """
 
 from __future__ import annotations
