@@ -39,7 +39,7 @@ from sqlalchemy.pool import SingletonThreadPool
 SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=10000")
 #: Bytes of rows kept for recent conversations; the least recently used conversation is
 #: dropped first and is read from the database next time.
-CACHE_CHARS = 64 * 1024 * 1024
+CACHE_BYTES = 64 * 1024 * 1024
 
 
 def _configure_sqlite(connection: Any, _record: Any) -> None:
@@ -56,7 +56,7 @@ class _Session:
     last_id: int
     rows: list[bytes] = field(default_factory=list)
     session_start: float | None = None
-    chars: int = 0
+    size: int = 0
 
 
 class TutorSQLTrackerStore(SQLTrackerStore):
@@ -70,7 +70,7 @@ class TutorSQLTrackerStore(SQLTrackerStore):
             sa.event.listen(self.engine, "connect", _configure_sqlite)
             self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
-        self._cached_chars = 0
+        self._cached_bytes = 0
         self._cache_lock = threading.Lock()
         self._newest_id_query: Any = None
 
@@ -154,15 +154,15 @@ class TutorSQLTrackerStore(SQLTrackerStore):
             cached.rows.extend(rows)
             cached.last_id = written[-1][0]
             grown = sum(len(row) for row in rows)
-            cached.chars += grown
-            self._cached_chars += grown
+            cached.size += grown
+            self._cached_bytes += grown
             self._trim()
 
     def _keep(self, sender_id: str, entry: _Session) -> None:
-        entry.chars = sum(len(row) for row in entry.rows)
+        entry.size = sum(len(row) for row in entry.rows)
         with self._cache_lock:
             old = self._sessions.pop(sender_id, None)
-            self._cached_chars += entry.chars - (old.chars if old else 0)
+            self._cached_bytes += entry.size - (old.size if old else 0)
             self._sessions[sender_id] = entry
             self._trim()
 
@@ -170,9 +170,9 @@ class TutorSQLTrackerStore(SQLTrackerStore):
         with self._cache_lock:
             old = self._sessions.pop(sender_id, None)
             if old is not None:
-                self._cached_chars -= old.chars
+                self._cached_bytes -= old.size
 
     def _trim(self) -> None:
-        while self._cached_chars > CACHE_CHARS and self._sessions:
+        while self._cached_bytes > CACHE_BYTES and self._sessions:
             _, oldest = self._sessions.popitem(last=False)
-            self._cached_chars -= oldest.chars
+            self._cached_bytes -= oldest.size
