@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from bot.footnotes import Footnote, split_footnote_line
-from bot.markers import Citation, footnote_start, strip_markers
+from bot.markers import SUPERSCRIPT_DIGITS, Citation, footnote_start, strip_markers
 from bot.paths import KNOWLEDGE_DIR
 
 _LIST_ITEM = re.compile(r"-\s+(\d+)\.\s+")
@@ -25,6 +25,16 @@ _TRAILING_MARKER = re.compile(r"(\s*(\$[^$]*\$|\^\{'?\d+\}|\^\d+|[⁰¹²³⁴�
 _SENTENCE_END = ".!?:;"
 _CLOSERS = "'\"’”)]"
 _SLUG_STOPWORDS = {"the", "of", "as", "a", "an", "it", "will", "and", "to"}
+# *Emphasis* between word boundaries. Footnote markers are still in the text when it is
+# tidied (they are stripped after, so citation offsets index the final text), and a
+# superscript marker is a word character to `\w`: "*ad infinitum*⁶¹" must still count
+# as emphasis, so a marker counts as a boundary here.
+_WORD_NOT_MARKER = rf"[^\W{SUPERSCRIPT_DIGITS}]"
+_EMPHASIS = re.compile(rf"(?<!{_WORD_NOT_MARKER})\*(\S[^*]*?\S|\S)\*(?!{_WORD_NOT_MARKER})")
+# "Nietzsche/ Foucault": a space the extraction left after a slash between two words. The
+# word before the slash must stand alone (after a space, bracket or quote), so a URL,
+# whose path segments follow "/" or ".", is never touched.
+_SLASH_SPACE = re.compile(r"(?<![^\s(\['\"‘“])([^\W\d_]+)/ (?=[^\W\d_])")
 
 
 class EssayFormatError(ValueError):
@@ -280,7 +290,8 @@ def _merge_quotes(chunks: list[_Chunk], quote_openings: tuple[str, ...]) -> list
 
 def _tidy(text: str) -> str:
     text = text.replace("**", "")
-    text = re.sub(r"(?<!\w)\*(\S[^*]*?\S|\S)\*(?!\w)", r"\1", text)
+    text = _EMPHASIS.sub(r"\1", text)
+    text = _SLASH_SPACE.sub(r"\1/", text)
     text = re.sub(r"^>\s*", "", text)
     text = re.sub(r"[ \t]+", " ", text)
     text = re.sub(r" +([;,])", r"\1", text)

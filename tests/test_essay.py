@@ -143,6 +143,73 @@ def test_corrections_repair_what_rules_cannot(essay, fragment, right):
     assert text_of(essay, fragment), right
 
 
+def test_emphasis_asterisks_go_even_before_a_footnote_marker(essay):
+    # "*ad infinitum*⁶¹": the marker is still there when emphasis is removed.
+    block = text_of(essay, "And so on ad infinitum. But what really matters")
+    assert block.footnotes == (61,)
+    assert not [b.id for b in essay.blocks if "*" in b.text]
+    parsed = parse_essay("So on *ad infinitum*⁶¹. And *so*^{2} on.\n", Corrections((), ()))
+    (only,) = parsed.blocks
+    assert only.text == "So on ad infinitum. And so on."
+    assert [only.text[: c.offset] for c in only.citations] == ["So on ad infinitum", "So on ad infinitum. And so"]
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    [
+        "escalated into full-scale war",
+        "a model non-bureaucratic socialist democracy",
+        "Bukharin and the pro-peasant right",
+    ],
+)
+def test_hyphens_lost_in_the_source_are_restored(essay, fragment):
+    assert text_of(essay, fragment)
+
+
+def test_typos_in_footnotes_are_repaired(essay):
+    assert "Possibly, but the matter was complex" in essay.footnotes[35].text
+    assert essay.footnotes[36].text.startswith("See Lenin, Collected Works, Vol. 32, p. 173.")
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    [
+        "paralleled by the Nietzsche/Foucault view of history",
+        "opted for the Bolsheviks/Communists, which",
+        "socialism is dictatorship/all revolutions lead to tyranny",
+    ],
+)
+def test_a_space_after_a_slash_between_words_is_removed(essay, fragment):
+    assert text_of(essay, fragment)
+
+
+def test_a_space_after_a_slash_in_a_url_is_left_alone():
+    (block,) = parse_essay("See www.example.org/ Then and/ or http://a.org/b/ c here.\n", Corrections((), ())).blocks
+    assert block.text == "See www.example.org/ Then and/or http://a.org/b/ c here."
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    [
+        "dissolved the Assembly by force in January [1918], so taking",
+        "has just taken place in Petrograd[,] Moscow and the whole of Russia.",
+        # The armistice clauses Serge quotes, and Rees's words, were never closed.
+        "may be kept in the military academies[.] The MRC guarantees the ... liberty and inviolability of all.['] Such were",
+        "As John Rees says, 'In all, the Finnish White Terror",
+        "Isaac Deutscher 'the great change['] and by many others 'the third revolution['] and the 'revolution from above'.",
+        "the MRC [Military Revolutionary Committee –JM] decided",
+    ],
+)
+def test_errors_of_the_source_are_repaired_with_editorial_marks(essay, fragment):
+    assert text_of(essay, fragment)
+
+
+def test_the_rees_quotation_closes_before_its_footnote(essay):
+    block = text_of(essay, "the Finnish White Terror claimed the lives of 23,000 Reds.")
+    assert block.text.endswith("steeled their hearts during the civil war.[']")
+    assert block.footnotes == (22,) and block.citations[-1].offset == len(block.text)
+
+
 def test_block_quotes_are_quotes_attributed_to_the_paragraph_introducing_them(essay):
     serge = text_of(essay, "the formation of the Cheka was one of the gravest")
     assert serge.kind == "quote"
