@@ -16,7 +16,7 @@ export PYTHONWARNINGS := ignore
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help setup train index run test lint validate eval bench compare report clean
+.PHONY: help setup train index run test lint validate eval bench compare report clean train-matcher
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -42,6 +42,16 @@ $(INSTALLED): requirements.lock requirements-rasa.txt
 	$(PY) -m pip install --disable-pip-version-check -q --no-deps setuptools==70.3.0
 	touch $@
 
+TRAIN_INSTALLED := $(VENV)/.installed-train
+
+$(TRAIN_INSTALLED): $(INSTALLED) requirements-train.txt
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps -r requirements-train.txt
+	touch $@
+
+train-matcher: $(TRAIN_INSTALLED) ## train the key point judge (ArgKP-2021, then our rebuttals) and re-calibrate (~50 min; not in make test)
+	$(PY) -m bot train-matcher $(TRAIN_ARGS)
+	$(PY) -m bot calibrate --write
+
 index: setup ## build the passage index if knowledge/ changed
 	$(PY) -m bot build --if-stale
 
@@ -66,8 +76,9 @@ test: train ## set up, train if needed, lint, validate the data and run every te
 	$(MAKE) --no-print-directory lint validate
 	$(PY) -m pytest
 
-eval: train ## held-out NLU and passage figures, and the practice scorer's precision/recall
+eval: train ## held-out NLU and passage figures; the matcher on ArgKP dev and on our labelled rebuttals
 	$(PY) -m bot eval
+	$(PY) -m bot kpa --split dev trained zero-shot
 	$(PY) -m bot calibrate
 
 bench: train ## speed figures: search, REST load beside Rasa's starter bot, memory, start-up, training (~15 min; BENCH_ARGS="--help")

@@ -18,13 +18,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from bot.index import IndexUnavailable
     from bot.practice import shared_practice
+    from bot.scoring.judge import JudgeUnavailable
     from bot.tutor import shared_tutor
 
     try:
         tutor = shared_tutor()
         searches = tutor.warm()
         points = shared_practice().warm()
-    except IndexUnavailable as error:
+    except (IndexUnavailable, JudgeUnavailable) as error:
         print(f"action server not started: {error}", file=sys.stderr)
         return 2
     logging.getLogger(__name__).info(

@@ -172,6 +172,44 @@ def bench_index(script: dict) -> None:
     )
 
 
+def bench_scoring(script: dict, rounds: int = 30, users: int = 8) -> None:
+    """A six-sentence answer judged against six key points, alone and eight at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.practice import Practice
+    from bot.tutor import shared_tutor
+
+    practice = Practice(shared_tutor())
+    started = time.perf_counter()
+    practice.warm()
+    print("\nPractice scoring (target: six sentences x six key points, p95 at most 150 ms)")
+    line("judge load + warm-up (every point's evidence)", f"{time.perf_counter() - started:.1f} s")
+    position = next(p for p in practice.knowledge.claims.values() if len(p.key_points) >= 6)
+    sentences = script["answer"]
+
+    def answer(n: int) -> list[str]:
+        return [f"{s} ({n})" if i == 0 else s for i, s in enumerate(sentences[:6])]
+
+    timings = []
+    for n in range(rounds):
+        began = time.perf_counter()
+        practice.assess(position, answer(n))
+        timings.append((time.perf_counter() - began) * 1000)
+    line(f"one answer ({len(sentences[:6])} sentences x {len(position.key_points)} key points)",
+         f"p50 {percentile(timings, 50):.0f} ms, p95 {percentile(timings, 95):.0f} ms ({rounds} answers)")
+
+    def timed(n: int) -> float:
+        began = time.perf_counter()
+        practice.assess(position, answer(1000 + n))
+        return (time.perf_counter() - began) * 1000
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(users) as pool:
+        together = list(pool.map(timed, range(users)))
+    line(f"{users} students pressing done at once",
+         f"all scored in {(time.perf_counter() - began) * 1000:.0f} ms; slowest {max(together):.0f} ms")
+
+
 def _load_both(url: str, turns: list[dict], openers: list[str], users: int) -> dict[int, Load]:
     run_load(url, [messages_for(turns[:3], openers, 0)])  # warm up
     return {
@@ -370,6 +408,7 @@ def bench_train() -> None:
 def main(rest: bool = True, users: int = 8, starter: bool = True, postgres: bool = True, train: bool = True) -> int:
     script = load_script()
     bench_index(script)
+    bench_scoring(script)
     if not rest:
         return 0
     print(f"\nREST load: {users} students at once, {len(script['tutor'])} turns each "

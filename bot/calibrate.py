@@ -20,12 +20,14 @@ import yaml
 
 from bot.essay import Essay
 from bot.knowledge import CLAIMS_FILE, Knowledge, load_knowledge
-from bot.matcher import OFF_TOPIC_FLOOR, SCORING_FILE, Matcher, SentenceEncoder, split_sentences
+from bot.matcher import OFF_TOPIC_FLOOR, SCORING_FILE, Matcher, SentenceEncoder, load_scoring, split_sentences
 from bot.paths import ROOT
 
 REBUTTALS = ROOT / "tests" / "data" / "rebuttals.yml"
-SWEEP = [round(0.30 + 0.01 * i, 2) for i in range(51)]
+SWEEP = [round(0.05 + 0.01 * i, 2) for i in range(91)]
 FOLDS = 5
+TWIN_COSINE = 0.64
+"""Key points of one claim whose MiniLM vectors are this close are reported as near-duplicates."""
 
 
 @dataclass(frozen=True)
@@ -205,28 +207,58 @@ class Calibration:
 
 
 def calibrate(
-    matcher: Matcher, rebuttals: list[Labelled], knowledge: Knowledge, essay: Essay | None = None
+    matcher: Matcher,
+    rebuttals: list[Labelled],
+    knowledge: Knowledge,
+    essay: Essay | None = None,
+    held_out: list[Pair] | None = None,
 ) -> Calibration:
+    """The threshold and its figures.
+
+    ``held_out`` are out-of-fold scores (each rebuttal scored by a judge trained without it):
+    when given, the threshold, the per-point table and the cross-validated figure come from them,
+    and only the in-sample figure is the shipped matcher's own.
+    """
     scored = score_pairs(matcher, rebuttals, knowledge, essay)
     pairs = scored.pairs
-    curve = sweep(pairs)
+    honest = held_out if held_out is not None else pairs
+    curve = sweep(honest)
     threshold = choose(curve)
-    cv, chosen = cross_validate(pairs, folds_of(rebuttals))
+    cv, chosen = cross_validate(honest, folds_of(rebuttals))
     return Calibration(
         threshold=threshold,
         in_sample=figures(pairs, threshold),
         cross_validated=cv,
         fold_thresholds=chosen,
         curve=curve,
-        points=per_point(pairs, threshold),
-        claims={c: figures([p for p in pairs if p.claim == c], threshold) for c in dict.fromkeys(p.claim for p in pairs)},
+        points=per_point(honest, threshold),
+        claims={c: figures([p for p in honest if p.claim == c], threshold) for c in dict.fromkeys(p.claim for p in honest)},
         rebuttals=len(rebuttals),
         pairs=len(pairs),
         least_relevant=min(scored.relevance, default=0.0),
         below_floor=sum(r < matcher.scoring.off_topic_floor for r in scored.relevance),
         copied=scored.copied,
-        twins=twins(matcher, knowledge, threshold),
+        twins=twins(matcher, knowledge, TWIN_COSINE),
     )
+
+
+def out_of_fold(folder: Path, data: Path, rebuttals: list[Labelled]) -> list[Pair] | None:
+    """The out-of-fold scores kept beside the judge's weights, if they were made from this very file."""
+    import hashlib
+    import json
+
+    from bot.scoring.adapt import OOF_FILE
+
+    path = folder / OOF_FILE
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text(encoding="utf-8"))
+    if record.get("data", {}).get(data.name) != hashlib.sha256(data.read_bytes()).hexdigest():
+        return None
+    return [
+        Pair(index, rebuttals[index].claim, point, float(score), point in rebuttals[index].makes)
+        for index, point, score in record["scores"]
+    ]
 
 
 def twins(matcher: Matcher, knowledge: Knowledge, threshold: float) -> list[tuple[str, str, float]]:
@@ -281,13 +313,14 @@ def report(result: Calibration) -> str:
     return "\n".join(lines)
 
 
-def scoring_record(result: Calibration, data: Path, model: str) -> dict:
+def scoring_record(result: Calibration, data: Path, model: str, shortlist: int | None = None) -> dict:
     try:
         chosen_on = str(data.resolve().relative_to(ROOT))
     except ValueError:
         chosen_on = str(data)
     return {
         "threshold": result.threshold,
+        "shortlist": shortlist,
         "off_topic_floor": OFF_TOPIC_FLOOR,
         "off_topic_note": (
             "set by hand: 16 chit-chat lines scored at most 0.19,"
@@ -298,7 +331,7 @@ def scoring_record(result: Calibration, data: Path, model: str) -> dict:
         "rebuttals": result.rebuttals,
         "pairs": result.pairs,
         "model": model,
-        "rule": "best micro-F1 over thresholds 0.30-0.80 by 0.01; ties to the middle of the tied run",
+        "rule": "best micro-F1 over thresholds 0.05-0.95 by 0.01; ties to the middle of the tied run",
         "in_sample": result.in_sample.as_dict(),
         "cross_validated": {**result.cross_validated.as_dict(), "folds": FOLDS},
     }
@@ -312,9 +345,14 @@ def write_scoring(record: dict, path: Path = SCORING_FILE) -> None:
     path.write_text(header + yaml.safe_dump(record, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
-def main(data: Path = REBUTTALS, claims: Path = CLAIMS_FILE, write: bool = False, out: Path = SCORING_FILE) -> int:
+def main(
+    data: Path = REBUTTALS, claims: Path = CLAIMS_FILE, write: bool = False, out: Path = SCORING_FILE,
+    zero_shot: bool = False,
+) -> int:
+    """Calibrate the shipped matcher (the trained judge), or with ``zero_shot`` the MiniLM cosine alone."""
     from bot.embeddings import shared_encoder
     from bot.essay import load_essay
+    from bot.scoring.judge import shared_judge
 
     knowledge = load_knowledge(claims)
     rebuttals = load_rebuttals(data)
@@ -324,9 +362,21 @@ def main(data: Path = REBUTTALS, claims: Path = CLAIMS_FILE, write: bool = False
         return 1
     encoder = shared_encoder()
     essay = load_essay(claims.parent) if (claims.parent / "essay.yml").exists() else None
-    result = calibrate(Matcher(Memo(encoder)), rebuttals, knowledge, essay)
+    scoring = load_scoring(out)
+    judge = None if zero_shot else shared_judge()
+    matcher = Matcher(Memo(encoder), scoring, judge=judge, shortlist=scoring.shortlist if judge else None,
+                      whole_text=judge is not None)
+    held_out = None if judge is None else out_of_fold(judge.folder, data, rebuttals)
+    if judge is not None and held_out is None:
+        print(f"note: no out-of-fold scores for {data} beside {judge.folder}: figures are in-sample"
+              " (`make train-matcher` makes them)", file=sys.stderr)
+    result = calibrate(matcher, rebuttals, knowledge, essay, held_out)
     print(report(result))
+    if held_out is not None:
+        print("(threshold, per-point table and cross-validated figures from out-of-fold scores:"
+              " each rebuttal judged by a model trained without it)")
     if write:
-        write_scoring(scoring_record(result, data, encoder.name), out)
+        model = encoder.name if judge is None else f"{judge.name} (shortlist {scoring.shortlist} by {encoder.name})"
+        write_scoring(scoring_record(result, data, model, matcher.shortlist), out)
         print(f"threshold {result.threshold:.2f} written to {out}")
     return 0

@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot build|search|claims|match|calibrate|serve``."""
+"""Command line: ``python -m bot build|search|claims|match|kpa|train-matcher|calibrate|serve``."""
 
 from __future__ import annotations
 
@@ -120,20 +120,75 @@ def _validate(args: argparse.Namespace) -> int:
     return validate()
 
 
-def _match(args: argparse.Namespace) -> int:
+def _matcher(model: str):
+    """The matcher ``--model`` names: the shipped trained judge, ``zero-shot`` MiniLM cosine, or a folder."""
     from pathlib import Path
 
     from bot.embeddings import shared_encoder
-    from bot.matcher import Matcher, load_key_points, load_texts
+    from bot.matcher import Matcher
+    from bot.scoring.judge import JUDGE_DIR, MANIFEST, Judge
+
+    if model == "zero-shot":
+        return Matcher(shared_encoder())
+    folder = JUDGE_DIR if model == "trained" else Path(model)
+    judge = Judge(folder, verify=folder == JUDGE_DIR or (folder / MANIFEST).exists())
+    judge.warm()
+    return Matcher(shared_encoder(), judge=judge)
+
+
+def _match(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.matcher import load_key_points, load_texts
+    from bot.scoring.judge import JudgeUnavailable
 
     key_points = load_key_points(Path(args.key_points))
-    matcher = Matcher(shared_encoder())
+    texts = load_texts(Path(args.texts))
+    try:
+        matcher = _matcher(args.model)
+    except JudgeUnavailable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     scores = {
         text_id: {kp: round(score, 4) for kp, score in matcher.score(text, key_points).items()}
-        for text_id, text in load_texts(Path(args.texts))
+        for text_id, text in texts
     }
     print(json.dumps(scores, ensure_ascii=False, indent=2))
     return 0
+
+
+def _kpa(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.scoring.argkp import load_split
+    from bot.scoring.judge import JudgeUnavailable
+    from bot.scoring.train import evaluate_on
+
+    folder = Path(args.data)
+    if not (folder / f"labels_{args.split}.csv").exists():
+        print(f"error: no ArgKP {args.split} split in {folder} (--data or TUTOR_ARGKP_DIR)", file=sys.stderr)
+        return 1
+    data = load_split(folder, args.split)
+    print(f"ArgKP-2021 {args.split}: {len(data.groups)} topic/stance groups, {len(data.labels)} labelled pairs")
+    print(f"{'matcher':<28} {'mAP strict':>10} {'relaxed':>8}")
+    for model in args.models:
+        try:
+            matcher = _matcher(model)
+        except JudgeUnavailable as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        figures = evaluate_on(data, matcher.score)
+        print(f"{model:<28} {figures.strict:>10.3f} {figures.relaxed:>8.3f}", flush=True)
+    return 0
+
+
+def _train_matcher(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.scoring.train import main as train
+
+    return train(Path(args.data), Path(args.out), epochs=args.epochs, seed=args.seed,
+                 base=Path(args.base) if args.base else None)
 
 
 def _calibrate(args: argparse.Namespace) -> int:
@@ -141,7 +196,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     from bot.calibrate import main as calibrate
 
-    return calibrate(Path(args.data), Path(args.claims), write=args.write)
+    return calibrate(Path(args.data), Path(args.claims), write=args.write, zero_shot=args.zero_shot)
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -211,12 +266,32 @@ def parser() -> argparse.ArgumentParser:
     match = commands.add_parser("match", help="score texts against key points: JSON {text id: {key point id: score}}")
     match.add_argument("--key-points", required=True, help="YAML mapping key point ids to their texts")
     match.add_argument("--texts", required=True, help='JSON lines, each {"id": ..., "text": ...}')
+    match.add_argument("--model", default="trained",
+                       help="'trained' (the shipped judge, default), 'zero-shot' (MiniLM cosine) or a cross-encoder folder")
     match.set_defaults(run=_match)
+
+    from bot.scoring.judge import JUDGE_DIR
+    from bot.scoring.train import DATA_DIR, EPOCHS, SEED
+
+    kpa = commands.add_parser("kpa", help="ArgKP-2021 mAP (official track-1 metric) of matchers on a split")
+    kpa.add_argument("--split", default="dev", help="train or dev (the test split is not ours to score)")
+    kpa.add_argument("--data", default=str(DATA_DIR), help="folder of the ArgKP-2021 csv files")
+    kpa.add_argument("models", nargs="*", default=["trained", "zero-shot"], help="as for match --model")
+    kpa.set_defaults(run=_kpa)
+
+    trainer = commands.add_parser("train-matcher", help="train the key point judge on ArgKP-2021 and write its card")
+    trainer.add_argument("--data", default=str(DATA_DIR), help="folder of the ArgKP-2021 csv files")
+    trainer.add_argument("--out", default=str(JUDGE_DIR), help="where the weights, manifest and card go")
+    trainer.add_argument("--epochs", type=int, default=EPOCHS)
+    trainer.add_argument("--seed", type=int, default=SEED)
+    trainer.add_argument("--base", help="a stage-1 (ArgKP) model folder: skip stage 1 and adapt this one")
+    trainer.set_defaults(run=_train_matcher)
 
     calibrate = commands.add_parser("calibrate", help="choose the key point threshold on labelled rebuttals")
     calibrate.add_argument("--data", default=str(ROOT / "tests" / "data" / "rebuttals.yml"), help="labelled rebuttals")
     calibrate.add_argument("--claims", default=str(KNOWLEDGE_DIR / "claims.yml"), help="claims file of the key points")
     calibrate.add_argument("--write", action="store_true", help="record the chosen threshold in knowledge/scoring.yml")
+    calibrate.add_argument("--zero-shot", action="store_true", help="calibrate MiniLM cosine alone (the old matcher)")
     calibrate.set_defaults(run=_calibrate)
 
     serve = commands.add_parser("serve", help="run the action server and the Rasa server until Ctrl-C")

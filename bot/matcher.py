@@ -29,10 +29,12 @@ from bot.paths import KNOWLEDGE_DIR
 SCORING_FILE = KNOWLEDGE_DIR / "scoring.yml"
 DEFAULT_THRESHOLD = 0.64
 OFF_TOPIC_FLOOR = 0.2
+DEFAULT_SHORTLIST = 3
 MAX_WORDS = 600
 LONG_SENTENCE = 40
 CHUNK_WORDS = 30
 WINDOW_WORDS = 50
+WHOLE_WORDS = 160
 COPY_NGRAM = 6
 COPY_MIN_WORDS = 8
 COPY_CONTAINMENT = 0.6
@@ -48,6 +50,12 @@ _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": 
 
 class SentenceEncoder(Protocol):
     def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+class PairJudge(Protocol):
+    """Reads a text and a key point together: the probability that the text makes the point."""
+
+    def score(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray: ...
 
 
 def _lines(text: str) -> list[str]:
@@ -203,23 +211,41 @@ class Scoring:
     threshold: float = DEFAULT_THRESHOLD
     off_topic_floor: float = OFF_TOPIC_FLOOR
     record: dict = field(default_factory=dict)
+    shortlist: int | None = DEFAULT_SHORTLIST
 
 
 def load_scoring(path: Path = SCORING_FILE) -> Scoring:
     if not path.exists():
         return Scoring()
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    shortlist = data.get("shortlist", DEFAULT_SHORTLIST)
     return Scoring(
-        float(data.get("threshold", DEFAULT_THRESHOLD)), float(data.get("off_topic_floor", OFF_TOPIC_FLOOR)), data
+        float(data.get("threshold", DEFAULT_THRESHOLD)),
+        float(data.get("off_topic_floor", OFF_TOPIC_FLOOR)),
+        data,
+        None if shortlist is None else int(shortlist),
     )
 
 
 class Matcher:
     """Scores answers against key points with an injected encoder; key point vectors are cached."""
 
-    def __init__(self, encoder: SentenceEncoder, scoring: Scoring | None = None, windows: bool = True) -> None:
+    def __init__(
+        self,
+        encoder: SentenceEncoder,
+        scoring: Scoring | None = None,
+        windows: bool = True,
+        judge: PairJudge | None = None,
+        shortlist: int | None = None,
+        whole_text: bool = False,
+    ) -> None:
         self.encoder = encoder
+        self.whole_text = whole_text
+        """Also read a short text whole (besides its sentences and pairs) when scoring it."""
         self.windows = windows
+        self.judge = judge
+        self.shortlist = shortlist
+        """With a judge: how many units, closest by cosine, it reads per key point (None: all)."""
         self._scoring = scoring
         self._points: dict[str, np.ndarray] = {}
         self._sources: dict[str, _Source] = {}
@@ -250,21 +276,55 @@ class Matcher:
         return out
 
     def units(self, sentences: list[str]) -> list[str]:
-        return units(sentences) if self.windows else list(sentences)
+        """Sentences, adjacent pairs, and (``whole_text``) the whole answer when it is not too long."""
+        read = units(sentences) if self.windows else list(sentences)
+        if self.whole_text and len(sentences) > 1 and len(" ".join(sentences).split()) <= WHOLE_WORDS:
+            read.append(" ".join(sentences))
+        return read
 
-    def similarities(self, sentences: list[str], key_points: Mapping[str, str]) -> tuple[list[str], np.ndarray]:
-        """The units read from the sentences and their scores against each key point (units x points)."""
-        read = self.units(sentences)
+    def cosines(self, read: list[str], key_points: Mapping[str, str]) -> np.ndarray:
+        """Clipped cosine of each unit with each key point (units x points)."""
         if not read or not key_points:
-            return read, np.zeros((len(read), len(key_points)), dtype=np.float32)
+            return np.zeros((len(read), len(key_points)), dtype=np.float32)
         position = {u: i for i, u in enumerate(dict.fromkeys(read))}
         encode = getattr(self.encoder, "encode_cached", self.encoder.encode)  # the student's sentences may be known
         vectors = encode(list(position))[[position[u] for u in read]]
         matrix = vectors @ self._point_vectors(list(key_points.values())).T
-        return read, np.clip(matrix, 0.0, 1.0)
+        return np.clip(matrix, 0.0, 1.0)
+
+    def judged(
+        self, read: list[str], key_points: Mapping[str, str], cosines: np.ndarray, always: Sequence[int] = ()
+    ) -> np.ndarray:
+        """The judge's probabilities (units x points) for the shortlisted units; 0 for the rest.
+
+        The cosine shortlist keeps a long answer's cost at ``shortlist`` pairs per key point.
+        """
+        out = np.zeros_like(cosines, dtype=np.float32)
+        if not read or not key_points:
+            return out
+        texts = list(key_points.values())
+        k = len(read) if self.shortlist is None else min(self.shortlist, len(read))
+        cells = []
+        for j in range(len(texts)):
+            rows = range(len(read)) if k == len(read) else np.argsort(-cosines[:, j], kind="stable")[:k]
+            cells.extend((int(i), j) for i in dict.fromkeys([*map(int, rows), *always]))
+        unique = list(dict.fromkeys((read[i], texts[j]) for i, j in cells))
+        scores = dict(zip(unique, self.judge.score(unique), strict=True))
+        for i, j in cells:
+            out[i, j] = scores[(read[i], texts[j])]
+        return out
+
+    def similarities(self, sentences: list[str], key_points: Mapping[str, str]) -> tuple[list[str], np.ndarray]:
+        """The units read from the sentences and their scores against each key point (units x points)."""
+        read = self.units(sentences)
+        matrix = self.cosines(read, key_points)
+        if self.judge is not None:
+            matrix = self.judged(read, key_points, matrix)
+        return read, matrix
 
     def score(self, text: str | None, key_points: Mapping[str, str]) -> dict[str, float]:
-        """Each key point's score in [0, 1]: its best clipped cosine with any sentence or sentence pair."""
+        """Each key point's score in [0, 1]: its best score with any sentence or sentence pair
+        (the judge's probability, or without a judge the clipped cosine)."""
         read, matrix = self.similarities(split_sentences(text), key_points)
         if not read:
             return dict.fromkeys(key_points, 0.0)
@@ -299,9 +359,14 @@ class Matcher:
         sentences = split_sentences(text)
         copies = self.copies(sentences, essay_passages)
         own = [s for s in sentences if s not in copies]
-        read, matrix = self.similarities(own, key_points)
+        read = self.units(own)
+        has_whole = self.whole_text and len(own) > 1 and bool(read) and read[-1] == " ".join(own)
+        cosines = self.cosines(read, key_points)
+        whole = [len(read) - 1] if has_whole else []
+        matrix = cosines if self.judge is None else self.judged(read, key_points, cosines, always=whole)
         singles = len(own)
-        relevance = float(matrix.max()) if matrix.size else 0.0
+        shown_units = len(read) - int(has_whole)  # the whole answer counts, but a sentence is what is quoted back
+        relevance = float(cosines.max()) if cosines.size else 0.0
         off_topic = bool(own) and relevance < floor
         points = {}
         for j, kp in enumerate(key_points):
@@ -309,10 +374,11 @@ class Matcher:
                 points[kp] = PointResult(kp, 0.0, False, None)
                 continue
             column = matrix[:, j]
-            best = int(column.argmax())
-            score = float(column[best])
-            if best >= singles and column[:singles].max() >= threshold:
-                best = int(column[:singles].argmax())
+            score = float(column.max())
+            shown = column[:shown_units]
+            best = int(shown.argmax())
+            if best >= singles and shown[:singles].max() >= threshold:
+                best = int(shown[:singles].argmax())
             points[kp] = PointResult(kp, score, score >= threshold and not off_topic, read[best])
         copied_words = sum(len(_tokens(s)) for s in copies)
         return Assessment(

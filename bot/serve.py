@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.paths import BUILD_DIR, ROOT
+from bot.scoring.judge import JudgeUnavailable, check_judge
 from bot.stores import StoreUnavailable, endpoints_file, uses_scale_stores, with_defaults
 
 MODEL = BUILD_DIR / "models" / "tutor.tar.gz"
@@ -163,6 +164,7 @@ class Assistant:
 
     def start(self, timeout: float = 240.0) -> None:
         check_model(self.model)
+        check_judge()
         self.check_stores()
         self.tracker_db.parent.mkdir(parents=True, exist_ok=True)
         self.start_actions()
@@ -250,7 +252,7 @@ def main(
     print(f"Starting the debate tutor (action server on :{action_port}, Rasa on :{port}); this takes about a minute...")
     try:
         assistant.start()
-    except (StoreUnavailable, ModelUnavailable) as error:
+    except (StoreUnavailable, ModelUnavailable, JudgeUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except (RuntimeError, TimeoutError) as error:

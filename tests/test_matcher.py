@@ -69,8 +69,11 @@ def test_key_point_vectors_are_computed_once_across_students():
 
 
 @pytest.fixture(scope="module")
-def matcher(encoder):
-    return Matcher(encoder)
+def matcher(tutor):
+    """The matcher practice rounds use: the trained judge on a cosine shortlist, at the calibrated settings."""
+    from bot.practice import shared_practice
+
+    return shared_practice().matcher
 
 
 @pytest.fixture(scope="module")
@@ -96,12 +99,13 @@ def test_a_paraphrase_scores_above_the_threshold_and_an_unrelated_sentence_below
 
 
 def test_the_sentence_that_made_a_point_is_given(matcher, scoring, points):
-    text = "Stalin was cruel. Right after October the Bolsheviks abolished the death penalty."
+    made = "Lenin chose years of prison, exile and isolation, a strange path for someone who only wanted power."
+    text = f"Stalin was cruel. {made}"
     result = matcher.assess(text, points, scoring.threshold)
-    assert [p.id for p in result.made] == ["ap-5"]
-    assert result.points["ap-5"].sentence == "Right after October the Bolsheviks abolished the death penalty."
+    assert [p.id for p in result.made] == ["ap-1"]
+    assert result.points["ap-1"].sentence == made
     assert result.score == 1 and result.total == len(points)
-    assert result.nearest_miss is not None and result.nearest_miss.id != "ap-5"
+    assert result.nearest_miss is not None and result.nearest_miss.id != "ap-1"
 
 
 @pytest.mark.parametrize("text", ["", "   \n  ", None])
@@ -137,10 +141,10 @@ def test_a_pasted_essay_passage_is_recognised_and_earns_nothing(matcher, scoring
 
 def test_own_sentences_beside_a_paste_still_count_and_copied_ones_do_not(matcher, scoring, points, passage):
     (text,) = passage.values()
-    answer = f"{text}\nAlso, the very day after the insurrection they abolished the death penalty."
+    answer = f"{text}\nAlso, Lenin chose years of prison, exile and isolation, a strange path for someone who only wanted power."
     result = matcher.assess(answer, points, scoring.threshold, essay_passages=passage)
     assert result.copied
-    assert [p.id for p in result.made] == ["ap-5"]
+    assert [p.id for p in result.made] == ["ap-1"]
     assert all(s not in result.copied_sentences for s in (p.sentence for p in result.made))
 
 
@@ -201,14 +205,26 @@ def test_every_continuity_point_has_enough_honestly_labelled_rebuttals(rebuttals
 
 
 @pytest.fixture(scope="module")
-def calibration(encoder, rebuttals, knowledge, essay):
-    return calibrate(Matcher(Memo(encoder)), rebuttals, knowledge, essay)
+def calibration(encoder, rebuttals, knowledge, essay, scoring):
+    from bot.calibrate import REBUTTALS, out_of_fold
+    from bot.scoring.judge import shared_judge
+
+    judge = shared_judge()
+    matcher = Matcher(Memo(encoder), scoring, judge=judge, shortlist=scoring.shortlist, whole_text=True)
+    return calibrate(matcher, rebuttals, knowledge, essay, out_of_fold(judge.folder, REBUTTALS, rebuttals))
 
 
 def test_calibration_keeps_its_measured_quality(calibration):
-    assert calibration.in_sample.f1 >= 0.74
-    assert calibration.cross_validated.f1 >= 0.70
-    assert calibration.in_sample.precision >= 0.75
+    """Floors just under what was measured (knowledge/scoring.yml); the cross-validated ones are out-of-fold."""
+    assert calibration.in_sample.f1 >= 0.75
+    assert calibration.cross_validated.f1 >= 0.69
+    assert calibration.cross_validated.recall >= 0.69 and calibration.cross_validated.precision >= 0.68
+
+
+def test_the_judge_beats_the_zero_shot_cosine_on_answers_it_never_saw(calibration, encoder, rebuttals, knowledge, essay):
+    cosine = calibrate(Matcher(Memo(encoder)), rebuttals, knowledge, essay)
+    assert calibration.cross_validated.f1 > cosine.cross_validated.f1
+    assert calibration.cross_validated.recall > cosine.cross_validated.recall
 
 
 def test_the_recorded_threshold_is_the_one_this_set_chooses(calibration, scoring):

@@ -88,3 +88,15 @@ def test_ctrl_c_while_starting_stops_both_and_leaves_nothing_running(tmp_path):
     assert "Stopping..." in log.read_text()
     time.sleep(1)
     assert not up(f"http://127.0.0.1:{port}/") and not up(f"http://127.0.0.1:{action_port}/health")
+
+
+def test_serve_refuses_to_start_without_the_trained_matcher(tmp_path):
+    """No silent fall-back to the zero-shot matcher: the launcher names the file and the remedy."""
+    port, action_port = free_port(), free_port()
+    command = [sys.executable, "-m", "bot", "serve", "--port", str(port), "--action-port", str(action_port),
+               "--tracker-db", str(tmp_path / "tracker.db")]
+    env = dict(os.environ, TUTOR_JUDGE_DIR=str(tmp_path / "no-judge"))
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "no-judge/manifest.json" in result.stderr and "make train-matcher" in result.stderr
+    assert not up(f"http://127.0.0.1:{action_port}/health")

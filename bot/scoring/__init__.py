@@ -1,0 +1,1 @@
+"""Judging students' arguments: the trained key point judge, its training, and the ArgKP metric."""

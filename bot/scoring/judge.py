@@ -1,0 +1,111 @@
+"""The trained key point judge: a cross-encoder reading (text, key point) together, scored in [0, 1].
+
+The weights ship in the repository (``models/key-point-matcher/``) with a manifest of their
+SHA-256 sums; they are loaded once, lazily, offline. Missing or altered weights stop the caller
+with an error naming the file and ``make train-matcher``: nothing falls back to another scorer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from bot.paths import ROOT
+
+__all__ = ["JUDGE_DIR", "Judge", "JudgeUnavailable", "check_judge", "shared_judge"]
+
+JUDGE_DIR = Path(os.environ.get("TUTOR_JUDGE_DIR", ROOT / "models" / "key-point-matcher"))
+MANIFEST = "manifest.json"
+BATCH = 64
+
+
+class JudgeUnavailable(RuntimeError):
+    """The trained matcher's files are missing or not the ones its manifest names."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_judge(folder: Path = JUDGE_DIR) -> dict:
+    """The manifest, once every file it lists is present with the recorded hash."""
+    manifest_path = folder / MANIFEST
+    remedy = "run `make train-matcher` (or restore the folder from git)"
+    if not manifest_path.is_file():
+        raise JudgeUnavailable(f"the trained key point matcher is missing: no {manifest_path}; {remedy}")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        files = dict(manifest["files"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise JudgeUnavailable(f"{manifest_path} is unreadable ({error}); {remedy}") from error
+    for name, expected in files.items():
+        path = folder / name
+        if not path.is_file():
+            raise JudgeUnavailable(f"the trained key point matcher is incomplete: {path} is missing; {remedy}")
+        if _sha256(path) != expected:
+            raise JudgeUnavailable(f"{path} is corrupt (its SHA-256 is not the manifest's); {remedy}")
+    return manifest
+
+
+class Judge:
+    """Scores (text, key point) pairs with a cross-encoder; the model is read on first use."""
+
+    def __init__(self, folder: Path = JUDGE_DIR, verify: bool = True) -> None:
+        self.folder = Path(folder)
+        self.verify = verify
+        self._model = None
+        self._lock = threading.Lock()
+        self.manifest: dict = {}
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest.get("name") or self.folder.name)
+
+    def _load(self):
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                    import torch
+                    from sentence_transformers.cross_encoder import CrossEncoder
+
+                    if self.verify:
+                        self.manifest = check_judge(self.folder)
+                    model = CrossEncoder(
+                        str(self.folder), device="cpu", local_files_only=True,
+                        model_kwargs={"dtype": torch.float32},
+                    )
+                    model.eval()
+                    self._model = model
+        return self._model
+
+    def warm(self) -> None:
+        self.score([("warm up", "warm up")])
+
+    def score(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        """The probability that each text makes its key point."""
+        if not pairs:
+            return np.zeros(0, dtype=np.float32)
+        import torch
+
+        model = self._load()
+        with torch.inference_mode():
+            out = model.predict([list(p) for p in pairs], batch_size=BATCH, show_progress_bar=False,
+                                convert_to_numpy=True)
+        return np.asarray(out, dtype=np.float32).reshape(-1)
+
+
+@lru_cache(maxsize=1)
+def shared_judge() -> Judge:
+    return Judge()

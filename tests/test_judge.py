@@ -1,0 +1,105 @@
+"""The trained key point judge: loaded offline from its manifest, refusing missing or altered files."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from bot.paths import ROOT
+from bot.scoring.judge import JUDGE_DIR, MANIFEST, Judge, JudgeUnavailable, check_judge
+
+
+@pytest.fixture(scope="module")
+def judge():
+    return Judge()
+
+
+def test_the_shipped_weights_match_their_manifest_and_card():
+    manifest = check_judge()
+    assert set(manifest["files"]) >= {"model.safetensors", "config.json", "tokenizer.json"}
+    assert (JUDGE_DIR / "model.safetensors").stat().st_size < 60 * 2**20
+    card = (JUDGE_DIR / "README.md").read_text(encoding="utf-8")
+    for needed in ("base model", "ArgKP-2021", "seed", "dev mAP strict / relaxed", "make train-matcher"):
+        assert needed in card
+    assert "Community Data License Agreement" in (JUDGE_DIR / "NOTICE").read_text(encoding="utf-8")
+    assert manifest["dev"]["strict"] > manifest["baseline_dev"]["strict"]
+
+
+def test_the_judge_tells_a_point_made_from_a_point_not_made(judge):
+    point = "School uniform reduces bullying"
+    scores = judge.score([
+        ("With uniforms there is less bullying, since no one stands out.", point),
+        ("Uniforms cost families a lot of money every year.", point),
+    ])
+    assert scores.min() >= 0.0 and scores.max() <= 1.0
+    assert scores[0] > 0.5 > scores[1]
+    assert judge.score([]).shape == (0,)
+
+
+@pytest.fixture
+def copy(tmp_path):
+    folder = tmp_path / "judge"
+    shutil.copytree(JUDGE_DIR, folder)
+    return folder
+
+
+def test_a_missing_manifest_is_refused_naming_the_file_and_the_remedy(copy):
+    (copy / MANIFEST).unlink()
+    with pytest.raises(JudgeUnavailable, match=r"manifest\.json.*make train-matcher"):
+        Judge(copy).score([("a", "b")])
+
+
+def test_a_missing_or_altered_weight_file_is_refused(copy):
+    (copy / "tokenizer_config.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(JudgeUnavailable, match=r"tokenizer_config\.json is corrupt.*make train-matcher"):
+        check_judge(copy)
+    (copy / "model.safetensors").unlink()
+    with pytest.raises(JudgeUnavailable, match=r"model\.safetensors is missing"):
+        check_judge(copy)
+
+
+def test_an_unreadable_manifest_is_refused(copy):
+    (copy / MANIFEST).write_text(json.dumps({"no": "files"}), encoding="utf-8")
+    with pytest.raises(JudgeUnavailable, match="unreadable"):
+        check_judge(copy)
+
+
+def test_bot_match_refuses_without_weights_instead_of_falling_back(tmp_path):
+    points = tmp_path / "kp.yml"
+    points.write_text("k1: School uniform reduces bullying\n", encoding="utf-8")
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text('{"id": "t1", "text": "Nobody is picked on for their clothes."}\n', encoding="utf-8")
+    env = {**os.environ, "TUTOR_JUDGE_DIR": str(tmp_path / "nowhere"), "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "match", "--key-points", str(points), "--texts", str(texts)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 1 and result.stdout == ""
+    assert "make train-matcher" in result.stderr and "manifest.json" in result.stderr
+
+
+def test_out_of_fold_scores_are_used_only_for_the_rebuttals_they_were_made_from(tmp_path):
+    from bot.calibrate import REBUTTALS, load_rebuttals, out_of_fold
+
+    rebuttals = load_rebuttals()
+    held_out = out_of_fold(JUDGE_DIR, REBUTTALS, rebuttals)
+    assert held_out is not None, "make train-matcher keeps out-of-fold scores for the shipped rebuttals"
+    assert {p.rebuttal for p in held_out} == set(range(len(rebuttals)))
+    assert all(0.0 <= p.score <= 1.0 for p in held_out)
+    edited = tmp_path / REBUTTALS.name
+    edited.write_text(REBUTTALS.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    assert out_of_fold(JUDGE_DIR, edited, rebuttals) is None
+
+
+def test_the_scoring_record_names_the_judge_and_cross_validated_figures():
+    from bot.matcher import load_scoring
+
+    scoring = load_scoring()
+    assert "key-point-matcher" in scoring.record["model"]
+    assert scoring.shortlist == scoring.record["shortlist"]
+    assert scoring.record["cross_validated"]["folds"] == 5
