@@ -43,6 +43,29 @@ def _latest_charge(tracker: Tracker) -> str | None:
     return values[0] if values else None
 
 
+def answer(
+    dispatcher: CollectingDispatcher,
+    tutor: Tutor,
+    hit,
+    claim: str | None,
+    charge: str | None,
+    query: str | None,
+    responses: tuple[str, str],
+) -> None:
+    """A focused answer: the key point the passage makes, its sentences, their compact sources.
+
+    The first response leads with the key point; the second is for a passage that makes none.
+    """
+    focus = tutor.focus(hit, claim, charge, query)
+    dispatcher.utter_message(
+        response=responses[0] if focus.lead else responses[1],
+        lead=focus.lead,
+        section=hit.passage.section,
+        quote=replies.quote(focus.quote),
+        sources=replies.compact_source_lines(tutor.essay, hit.passage.section, tutor.cited_in(hit, focus), tutor.compact),
+    )
+
+
 def rebut(dispatcher: CollectingDispatcher, tracker: Tracker, intent: str | None, charge: str | None) -> list[EventType]:
     """Name the point made, quote the passage that answers it, and remember what was shown."""
     tutor = shared_tutor()
@@ -62,12 +85,8 @@ def rebut(dispatcher: CollectingDispatcher, tracker: Tracker, intent: str | None
     if hit is None:
         dispatcher.utter_message(response="utter_no_more")
         return [SlotSet("last_claim", intent)]
-    dispatcher.utter_message(
-        response="utter_rebuttal",
-        section=hit.passage.section,
-        quote=replies.hit_quote(hit),
-        sources=replies.hit_sources(tutor.essay, hit),
-    )
+    charge_key = rebuttal.charge.key if rebuttal.charge else None
+    answer(dispatcher, tutor, hit, intent, charge_key, text, ("utter_rebuttal", "utter_rebuttal_plain"))
     raised = list(dict.fromkeys([*(tracker.get_slot("raised_points") or []), intent]))
     events = _remember(
         tracker,
@@ -110,13 +129,33 @@ class ActionTellMore(Action):
         if hit is None:
             dispatcher.utter_message(response="utter_no_more")
             return []
-        dispatcher.utter_message(
-            response="utter_more",
-            section=hit.passage.section,
-            quote=replies.hit_quote(hit),
-            sources=replies.hit_sources(tutor.essay, hit),
-        )
+        answer(dispatcher, tutor, hit, claim, tracker.get_slot("last_charge"), query, ("utter_more", "utter_more_plain"))
         return _remember(tracker, hit.ids)
+
+
+class ActionReadPassage(Action):
+    """The whole of the passage last quoted, with the quotation it introduces."""
+
+    def name(self) -> str:
+        return "action_read_passage"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        tutor = shared_tutor()
+        ids = tracker.get_slot("last_passages") or []
+        passage = tutor.retriever.index.get(ids[0]) if ids else None
+        if passage is None:  # nothing quoted yet, or the index changed since
+            dispatcher.utter_message(response="utter_nothing_yet")
+            return []
+        hit = tutor.retriever.hit_for(passage.id)
+        dispatcher.utter_message(
+            response="utter_whole_passage",
+            section=passage.section,
+            quote=replies.hit_quote(hit),
+            sources=replies.compact_source_lines(
+                tutor.essay, passage.section, [n.number for n in hit.sources], tutor.compact
+            ),
+        )
+        return []
 
 
 class ActionShowSources(Action):
@@ -177,9 +216,10 @@ class ActionAnswerQuestion(Action):
         tutor = shared_tutor()
         text = _latest_text(tracker, tutor) or ""
         hits = tutor.answer_question(text, _shown(tracker))
-        dispatcher.utter_message(
-            response="utter_essay_passages", passages=replies.passages_digest(tutor.essay, hits)
-        )
+        if not hits:
+            dispatcher.utter_message(response="utter_no_more")
+            return []
+        answer(dispatcher, tutor, hits[0], None, None, text, ("utter_essay_answer", "utter_essay_answer_plain"))
         return _remember(tracker, [i for h in hits for i in h.ids], last_claim=None, last_charge=None, last_query=text)
 
 
@@ -308,6 +348,7 @@ class ActionScorePractice(Action):
         from bot.practice import made_lines, missed_lines, shared_practice
 
         practice = shared_practice()
+        templates = replies.templates(domain)
         key = tracker.get_slot("practice_claim")
         try:
             position = practice.knowledge.position(key)
@@ -327,10 +368,13 @@ class ActionScorePractice(Action):
                 response="utter_practice_score", score=assessment.score, total=total, label=_label(position)
             )
             if feedback.made:
-                dispatcher.utter_message(response="utter_practice_made", lines=made_lines(feedback))
+                dispatcher.utter_message(response="utter_practice_made", lines=made_lines(feedback, templates))
         if feedback.missed:
-            dispatcher.utter_message(response="utter_practice_missed", lines=missed_lines(feedback))
-            dispatcher.utter_message(response="utter_practice_suggestion", suggestion=practice.suggestion(feedback))
+            dispatcher.utter_message(response="utter_practice_missed", lines=missed_lines(feedback, templates))
+            move = practice.suggestion(feedback)
+            if move is not None:
+                dispatcher.utter_message(response=move.response(), number=move.number, sentence=move.sentence,
+                                         source=move.source)
         dispatcher.utter_message(response="utter_practice_next", retry=position.key)
         result = feedback.result()
         history = [*(tracker.get_slot("practice_history") or []), result]
@@ -389,9 +433,12 @@ class ActionShowProgress(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         from bot.practice import progress_lines
 
-        lines, count = progress_lines(tracker.get_slot("practice_history") or [], shared_tutor().knowledge)
+        lines, count = progress_lines(
+            tracker.get_slot("practice_history") or [], shared_tutor().knowledge, replies.templates(domain)
+        )
         if not count:
             dispatcher.utter_message(response="utter_progress_none")
         else:
-            dispatcher.utter_message(response="utter_progress", count=count, lines=lines)
+            dispatcher.utter_message(response="utter_progress_one" if count == 1 else "utter_progress",
+                                     count=count, lines=lines)
         return []

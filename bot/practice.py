@@ -7,15 +7,22 @@ belong to a claim, and lays out the feedback that the domain's responses frame.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
-from bot.index import Passage
+from bot.essay import Block
 from bot.knowledge import KeyPoint, Position
 from bot.matcher import Assessment, Matcher, load_scoring, split_sentences
 from bot.tutor import Tutor, shared_tutor
+
+EVIDENCE_SHORTLIST = 8
+"""Sentences, closest by cosine, that the judge reads when looking for the essay's sentence for a point."""
+ESSAY = "\0essay"
+NEAR_SHARE = 0.25
+"""A student's sentence is offered as a start for a missed point when its score reaches this share of the threshold."""
 
 _POINT = re.compile(r"\b(?:point|number|no\.?|#)\s*([1-9])\b", re.IGNORECASE)
 
@@ -55,10 +62,15 @@ class Practice:
     def __init__(self, tutor: Tutor, matcher: Matcher | None = None) -> None:
         self.tutor = tutor
         self.knowledge = tutor.knowledge
-        self.matcher = matcher or Matcher(tutor.retriever.encoder)
-        self.scoring = load_scoring()
+        self.scoring = matcher.scoring if matcher is not None else load_scoring()
+        if matcher is None:
+            from bot.scoring.judge import shared_judge
+
+            matcher = Matcher(tutor.retriever.encoder, self.scoring, judge=shared_judge(),
+                              shortlist=self.scoring.shortlist, whole_text=True)
+        self.matcher = matcher
         self._evidence: dict[str, Evidence | None] = {}
-        self._sentences: dict[str, tuple[list[tuple[str, Passage]], np.ndarray]] = {}
+        self._sentences: dict[str, tuple[list[tuple[str, Block]], np.ndarray]] = {}
 
     def pick(self, target: str | None, text: str | None, practised: set[str]) -> Position:
         """The named claim or charge ("point 3", a button), else the first point not practised."""
@@ -89,31 +101,67 @@ class Practice:
         return points
 
     def evidence(self, position: Position, point: KeyPoint) -> Evidence | None:
-        """The sentence of the position's passages closest to a key point (computed once)."""
+        """The essay sentence that makes a key point, as the matcher judges it (computed once).
+
+        The position's passages are read first, then the whole essay; a sentence is only shown
+        as making the point if the matcher says it does, so None is better than a near miss.
+        """
         if point.id not in self._evidence:
-            encoder = self.tutor.retriever.encoder
-            candidates, vectors = self._candidates(position)
-            if not candidates:
-                self._evidence[point.id] = None
-            else:
-                best = int(np.argmax(vectors @ encoder.encode_one(point.text)))
-                sentence, passage = candidates[best]
-                block = self.tutor.essay.block(passage.id)
-                sources = tuple(n.citation() for n in self.tutor.essay.sources(block))
-                self._evidence[point.id] = Evidence(sentence, passage.id, passage.section, sources)
+            found = None
+            for candidates, vectors in (self._candidates(position), self._essay_candidates()):
+                found = self._best_evidence(point, candidates, vectors)
+                if found is not None:
+                    break
+            self._evidence[point.id] = found
         return self._evidence[point.id]
 
-    def _candidates(self, position: Position) -> tuple[list[tuple[str, Passage]], np.ndarray]:
-        """The sentences of a position's passages that could be evidence, and their vectors."""
+    def _best_evidence(
+        self, point: KeyPoint, candidates: list[tuple[str, Block]], vectors: np.ndarray
+    ) -> Evidence | None:
+        if not candidates:
+            return None
+        cosines = vectors @ self.tutor.retriever.encoder.encode_one(point.text)
+        order = [int(i) for i in np.argsort(-cosines, kind="stable")[:EVIDENCE_SHORTLIST]]
+        judge = self.matcher.judge
+        if judge is None:
+            best = order[0]
+        else:
+            scores = judge.score([(candidates[i][0], point.text) for i in order])
+            best = order[int(np.argmax(scores))]
+            if float(np.max(scores)) < self.scoring.threshold:
+                return None
+        sentence, block = candidates[best]
+        sources = tuple(n.citation() for n in self._sentence_sources(block, sentence))
+        essay = self.tutor.essay
+        return Evidence(sentence, block.id, block.section, sources or (f'{essay.citation}, section "{block.section}"',))
+
+    def _sentence_sources(self, block: Block, sentence: str) -> list:
+        """The footnotes cited in the sentence itself, else the ones its paragraph cites."""
+        essay = self.tutor.essay
+        start = block.text.find(sentence)
+        if start >= 0:
+            end = start + len(sentence) + 1
+            numbers = dict.fromkeys(c.number for c in block.citations if start <= c.offset <= end)
+            cited = [essay.footnotes[n] for n in numbers if n in essay.footnotes]
+            if cited:
+                return cited
+        return essay.sources(block)
+
+    def _sentences_of(self, blocks: list[Block]) -> tuple[list[tuple[str, Block]], np.ndarray]:
+        candidates = [(s, b) for b in blocks for s in split_sentences(b.text) if len(s.split()) >= 5]
+        return candidates, self.tutor.retriever.encoder.encode([s for s, _ in candidates])
+
+    def _candidates(self, position: Position) -> tuple[list[tuple[str, Block]], np.ndarray]:
+        """The sentences of a position's passages (and the quotations they introduce), with vectors."""
         if position.key not in self._sentences:
-            candidates = []
-            for passage_id in position.passages:
-                passage = self.tutor.retriever.index.get(passage_id)
-                if passage is not None:
-                    candidates += [(s, passage) for s in split_sentences(passage.text) if len(s.split()) >= 5]
-            vectors = self.tutor.retriever.encoder.encode([s for s, _ in candidates])
-            self._sentences[position.key] = (candidates, vectors)
+            blocks = [self.tutor.essay.block(block_id) for block_id in self._passages(position)]
+            self._sentences[position.key] = self._sentences_of(blocks)
         return self._sentences[position.key]
+
+    def _essay_candidates(self) -> tuple[list[tuple[str, Block]], np.ndarray]:
+        if ESSAY not in self._sentences:
+            self._sentences[ESSAY] = self._sentences_of([b for b in self.tutor.essay.blocks if b.kind != "table"])
+        return self._sentences[ESSAY]
 
     def _passages(self, position: Position) -> dict[str, str]:
         """The position's passages and the quotations they introduce: what a copy would come from."""
@@ -143,30 +191,59 @@ class Practice:
         missed = [(kp, self.evidence(position, kp)) for kp in position.key_points if kp.id not in made_ids]
         return Feedback(position, assessment, made, missed)
 
-    def suggestion(self, feedback: Feedback) -> str:
-        """One concrete thing to add: the missed point the answer came closest to, else the first."""
+    def suggestion(self, feedback: Feedback) -> Suggestion | None:
+        """One next move built from what was missed: the missed point the answer came closest to
+        (its number in the missed list), the student's sentence that came closest, and the
+        source the essay gives for that point."""
+        if not feedback.missed:
+            return None
+        missed_ids = [kp.id for kp, _ in feedback.missed]
         nearest = feedback.assessment.nearest_miss
-        missed = {kp.id: kp for kp, _ in feedback.missed}
-        if nearest is not None and nearest.id in missed:
-            return missed[nearest.id].text
-        return feedback.missed[0][0].text if feedback.missed else ""
+        target = nearest.id if nearest is not None and nearest.id in missed_ids else missed_ids[0]
+        number = missed_ids.index(target) + 1
+        evidence = feedback.missed[number - 1][1]
+        result = feedback.assessment.points.get(target)
+        close = result is not None and result.sentence and result.score >= NEAR_SHARE * self.scoring.threshold
+        return Suggestion(
+            number=number,
+            sentence=result.sentence if close else None,
+            source=evidence.sources[0] if evidence is not None and evidence.sources else None,
+        )
 
 
-def made_lines(feedback: Feedback) -> str:
-    return "\n".join(f"✓ {kp.text}\n   You said: \"{sentence}\"" for kp, sentence in feedback.made)
+@dataclass(frozen=True)
+class Suggestion:
+    number: int
+    """The missed point's place in the list of missed points."""
+    sentence: str | None
+    """The student's own sentence that came closest to it, if any came near."""
+    source: str | None
+    """The first footnote the essay cites where it makes the point."""
+
+    def response(self) -> str:
+        if self.sentence:
+            return "utter_practice_suggestion_near" if self.source else "utter_practice_suggestion_near_unsourced"
+        return "utter_practice_suggestion_start" if self.source else "utter_practice_suggestion_start_unsourced"
 
 
-def missed_lines(feedback: Feedback) -> str:
+def made_lines(feedback: Feedback, templates: Mapping[str, str]) -> str:
+    line = templates["utter_practice_made_line"]
+    return "\n".join(line.format(point=kp.text, sentence=sentence) for kp, sentence in feedback.made)
+
+
+def missed_lines(feedback: Feedback, templates: Mapping[str, str]) -> str:
     lines = []
     for kp, evidence in feedback.missed:
-        lines.append(f"✗ {kp.text}")
+        lines.append(templates["utter_practice_missed_line"].format(point=kp.text))
         if evidence is not None:
-            source = f" Sources: {'; '.join(evidence.sources)}" if evidence.sources else ""
-            lines.append(f"   The essay ({evidence.section}): \"{evidence.sentence}\"{source}")
+            lines.append(templates["utter_practice_missed_evidence"].format(
+                section=evidence.section, sentence=evidence.sentence))
+            if evidence.sources:
+                lines.append(templates["utter_practice_missed_sources"].format(sources="; ".join(evidence.sources)))
     return "\n".join(lines)
 
 
-def progress_lines(history: list[dict], knowledge) -> tuple[str, int]:
+def progress_lines(history: list[dict], knowledge, templates: Mapping[str, str]) -> tuple[str, int]:
     """Best score per practised claim, in the narrative's order; and how many were practised."""
     best: dict[str, dict] = {}
     for attempt in history:
@@ -180,7 +257,8 @@ def progress_lines(history: list[dict], knowledge) -> tuple[str, int]:
         if key in best:
             label = f"Point {position.point}: {position.title}" if position.point else position.title
             attempts = sum(1 for a in history if a.get("claim") == key)
-            lines.append(f"- {label}: best {best[key]['score']} of {best[key]['total']} ({attempts} attempt(s))")
+            line = templates["utter_progress_line_one" if attempts == 1 else "utter_progress_line"]
+            lines.append(line.format(label=label, score=best[key]["score"], total=best[key]["total"], attempts=attempts))
     return "\n".join(lines), len(best)
 
 

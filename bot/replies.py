@@ -5,7 +5,8 @@ Only layout lives here; the words around it are the domain's responses.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from bot.essay import Essay
 from bot.footnotes import Footnote
@@ -32,16 +33,17 @@ def source_lines(essay: Essay, section: str, footnotes: Iterable[Footnote]) -> s
     return "\n".join(lines)
 
 
-def hit_sources(essay: Essay, hit: Hit) -> str:
-    return source_lines(essay, hit.passage.section, hit.sources)
-
-
-def passages_digest(essay: Essay, hits: list[Hit]) -> str:
-    """Several passages, each quoted with its own sources, for a question about the essay."""
-    return "\n\n".join(
-        f"({hit.passage.section})\n{hit_quote(hit)}\n{hit_sources(essay, hit)}" for hit in hits
-    )
+def compact_source_lines(essay: Essay, section: str, numbers: Iterable[int], compact: Mapping[int, str]) -> str:
+    """The essay and section, then ``[n] Author, Short title`` for each footnote the quotation cites."""
+    lines = [f"- {essay.citation}, section \"{section}\""]
+    lines += [f"- {compact[n]}" for n in numbers if n in compact]
+    return "\n".join(lines)
 
 
 def numbered(lines: Iterable[str]) -> str:
     return "\n".join(f"{n}. {line}" for n, line in enumerate(lines, 1))
+
+
+def templates(domain: Mapping[str, Any]) -> dict[str, str]:
+    """The first text of each domain response: the wording of lines an action lays out itself."""
+    return {name: variants[0]["text"] for name, variants in (domain.get("responses") or {}).items() if variants}

@@ -20,8 +20,8 @@ _WARNING = re.compile(r"UserWarning|WARNING|ERROR")
 
 
 def responses_used_by_actions() -> set[str]:
-    """Responses named in the actions' and the channels' source."""
-    files = [*(ROOT / "actions").glob("*.py"), *(ROOT / "bot" / "channels").glob("*.py")]
+    """Responses named in the actions' and the engine's source (some lay out lines from a response's words)."""
+    files = [*(ROOT / "actions").glob("*.py"), *(ROOT / "bot").rglob("*.py")]
     source = "\n".join(p.read_text(encoding="utf-8") for p in files)
     return set(re.findall(r"\"(utter_\w+)\"", source))
 
