@@ -97,29 +97,57 @@ def metrics(examples: list[Example], predictions: list[Prediction], tutor: Tutor
     }
     if tutor is not None:
         result["passage_hits"] = passage_hits(examples, predictions, tutor)
+        result["groups"] = group_figures(result, examples, predictions, tutor)
     return result
 
 
 def passage_hits(examples: list[Example], predictions: list[Prediction], tutor: Tutor) -> dict:
-    """For each claim, how often the reply quotes one of the passages curated for it."""
+    """For each claim, how often the reply quotes a passage curated for it, and how long the quote is."""
     per_claim: dict[str, list[bool]] = {}
+    quoted: dict[str, list[int]] = {}
     for example, prediction in zip(examples, predictions, strict=False):
         if not Tutor.is_claim(example.intent):
             continue
         hit = False
-        if Tutor.is_claim(prediction.intent):
+        if Tutor.is_claim(prediction.intent) and prediction.intent in tutor.knowledge.claims:
             charge = prediction.charges[0] if prediction.charges else None
             rebuttal = tutor.rebut(prediction.intent, example.text, charge, set())
             curated = set(tutor.knowledge.claims[example.intent].passages)
             for value in example.charges:
                 curated |= set(tutor.knowledge.charges[value].passages)
             hit = rebuttal.hit is not None and rebuttal.hit.id in curated and bool(rebuttal.hit.passage.text)
+            if rebuttal.hit is not None:
+                charge_key = rebuttal.charge.key if rebuttal.charge else None
+                focus = tutor.focus(rebuttal.hit, prediction.intent, charge_key, example.text)
+                quoted.setdefault(example.intent, []).append(focus.words)
         per_claim.setdefault(example.intent, []).append(hit)
     total = [h for hits in per_claim.values() for h in hits]
     return {
         "overall": sum(total) / max(1, len(total)),
         "per_claim": {claim: sum(h) / len(h) for claim, h in sorted(per_claim.items())},
+        "quoted_words": quoted,
     }
+
+
+def group_figures(result: dict, examples: list[Example], predictions: list[Prediction], tutor: Tutor) -> dict:
+    """Claim accuracy, passage hit rate and quote length for each group of positions (claims.yml)."""
+    import statistics
+
+    group_of = {key: claim.group for key, claim in tutor.knowledge.claims.items()}
+    out: dict[str, dict] = {}
+    for group in dict.fromkeys(group_of.values()):
+        members = {k for k, g in group_of.items() if g == group}
+        pairs = [(e, p) for e, p in zip(examples, predictions, strict=False) if e.intent in members]
+        hits = [h for claim, rate in result["passage_hits"]["per_claim"].items() if claim in members for h in [rate]]
+        words = [w for claim, ws in result["passage_hits"]["quoted_words"].items() if claim in members for w in ws]
+        out[group] = {
+            "examples": len(pairs),
+            "claim_accuracy": sum(e.intent == p.intent for e, p in pairs) / max(1, len(pairs)),
+            "passage_hit_rate": statistics.mean(hits) if hits else 0.0,
+            "quoted_words_median": statistics.median(words) if words else 0,
+            "quoted_words_max": max(words, default=0),
+        }
+    return out
 
 
 def confusion_png(examples: list[Example], predictions: list[Prediction], path: Path) -> None:
@@ -159,6 +187,16 @@ def report(result: dict) -> str:
     ]
     if "passage_hits" in result:
         lines.append(f"passage hit rate          {result['passage_hits']['overall']:.3f}")
+        words = [w for ws in result["passage_hits"]["quoted_words"].values() for w in ws]
+        if words:
+            import statistics
+
+            lines.append(f"quoted words, first answer median {statistics.median(words):.0f}, longest {max(words)}")
+    if "groups" in result:
+        lines += ["", f"{'positions':18} {'n':>4} {'claim acc':>9} {'passages':>8} {'quote median':>12} {'longest':>7}"]
+        for group, row in result["groups"].items():
+            lines.append(f"{group:18} {row['examples']:4d} {row['claim_accuracy']:9.3f} {row['passage_hit_rate']:8.3f}"
+                         f" {row['quoted_words_median']:12.0f} {row['quoted_words_max']:7d}")
     lines += ["", f"{'intent':36} {'prec':>6} {'rec':>6} {'f1':>6} {'n':>4}"]
     for label, row in result["per_intent"].items():
         lines.append(f"{label:36} {row['precision']:6.2f} {row['recall']:6.2f} {row['f1']:6.2f} {row['support']:4d}")

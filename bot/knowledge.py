@@ -37,6 +37,8 @@ class Position:
     point: int | None = None
     terms: tuple[str, ...] = ()
     cues: tuple[tuple[tuple[str, ...], ...], ...] = ()
+    group: str = "core"
+    """Which set of positions it belongs to, so evaluation can report newly added ones apart."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ def _position(entry: dict, key_field: str) -> Position:
         point=entry.get("point"),
         terms=tuple(t.lower() for t in entry.get("terms", [])),
         cues=tuple(tuple(tuple(w.lower() for w in group) for group in cue) for cue in entry.get("cues", [])),
+        group=str(entry.get("group", "core")),
     )
 
 

@@ -76,6 +76,11 @@ class Retriever:
                     break
         return hits
 
+    def hit_for(self, passage_id: str) -> Hit | None:
+        """A passage by id, with the quotation it introduces and the sources of both."""
+        passage = self.index.get(passage_id)
+        return self._hit(passage, 1.0, False, set()) if passage is not None else None
+
     def _hit(self, passage: Passage, score: float, curated: bool, taken: set[str]) -> Hit:
         block = self.essay.follower(passage.id) if self.essay.has_block(passage.id) else None
         follower = self.index.get(block.id) if block and block.id not in taken else None

@@ -16,6 +16,8 @@ from bot.index import INDEX_FILE
 from bot.paths import INDEX_DIR, ROOT
 from bot.serve import MODEL, free_port
 
+MORE = ("The essay also answers:", "More from the essay")  # domain.yml utter_more, utter_more_plain
+
 pytestmark = pytest.mark.e2e
 
 
@@ -37,8 +39,8 @@ def test_a_restarted_rasa_server_carries_on_where_the_student_was(assistant, cli
     assistant.wait_ready(360)
     assert client.slot(me, "shown_passages") == shown
     after = client.text(me, "tell me more")
-    assert after.startswith("More from the essay") and after != before
-    assert "1 point(s) practised" in client.text(me, "how am I doing?")
+    assert after.startswith(MORE) and after != before
+    assert "1 point practised" in client.text(me, "how am I doing?")
 
 
 def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

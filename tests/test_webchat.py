@@ -368,3 +368,34 @@ def test_a_course_page_on_another_origin_embeds_the_widget(assistant, browser, c
     shot(page, "09-course-page.png")
     assert not watch.errors and not watch.dialogs
     context.close()
+
+
+@pytest.mark.e2e
+def test_the_first_answer_fits_the_open_panel_without_scrolling(assistant, browser):
+    """A focused answer: at 1280x800 the point named, the quote, its sources and buttons fit the panel."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(assistant.url + PAGE_PATH)
+    wait_connected(page)
+    open_chat(page)
+    before = responses(page)
+    send(page, "the bolsheviks just staged a coup in october")
+    page.locator(f"{MESSAGES} .rw-reply", has_text="Read the whole passage").last.wait_for(timeout=REPLY_TIMEOUT_MS)
+    wait_for_more_responses(page, before)
+    heights = page.evaluate(
+        """(selector) => {
+            const box = document.querySelector(selector);
+            const groups = [...box.querySelectorAll('.rw-group-message, .rw-message')];
+            const client = [...box.querySelectorAll('.rw-client')].pop();
+            const start = client.getBoundingClientRect().bottom;
+            const end = Math.max(...[...box.querySelectorAll('.rw-response, .rw-replies')]
+                .map(e => e.getBoundingClientRect().bottom));
+            return {answer: end - start, panel: box.clientHeight, groups: groups.length};
+        }""",
+        MESSAGES,
+    )
+    shot(page, "08-first-answer-fits.png")
+    assert heights["answer"] <= heights["panel"], heights
+    quote = page.locator(f"{MESSAGES} .rw-response blockquote").last.inner_text()
+    assert len(quote.split()) <= 150
+    context.close()

@@ -1,0 +1,105 @@
+"""Quoting whole sentences: boundaries, abbreviations, quotations inside passages, tables, compact sources."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.focus import Focuser, salient_terms, units_of
+from bot.quoting import ELLIPSIS, compact_source, join_quote, sentences
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("One thing happened. Then another! Did it? Yes.", ["One thing happened.", "Then another!", "Did it?", "Yes."]),
+        ("See Vol. 3, p. 12 for this. It is clear.", ["See Vol. 3, p. 12 for this.", "It is clear."]),
+        ("V. I. Lenin and C.L.R. James wrote it. Both agreed.", ["V. I. Lenin and C.L.R. James wrote it.", "Both agreed."]),
+        ("It means more children (i.e. larger families). So it goes.",
+         ["It means more children (i.e. larger families).", "So it goes."]),
+        ("He wrote: 'We must act. There is no time.' Nobody listened.",
+         ["He wrote: 'We must act. There is no time.'", "Nobody listened."]),
+        ("Serge's view, in Lenin's words, was 'foolish clemency!' and it stuck. Next.",
+         ["Serge's view, in Lenin's words, was 'foolish clemency!' and it stuck.", "Next."]),
+        ("The figure was 3.7 in 1913. It fell to 1.9.", ["The figure was 3.7 in 1913.", "It fell to 1.9."]),
+        ("no full stop at all", ["no full stop at all"]),
+        ("First line ends\nSecond line.", ["First line ends", "Second line."]),
+    ],
+)
+def test_sentences_are_whole(text, expected):
+    assert sentences(text) == expected
+
+
+def test_a_table_or_a_list_is_never_cut_into_sentences():
+    table = "Table 1. Wages\nYear | Index\n1913 | 100\n1928 | 151.4"
+    assert sentences(table, "table") == [table]
+    assert units_of("1. First point.\n2. Second point. More.", "list") == ["1. First point.", "2. Second point. More."]
+
+
+def test_skipped_sentences_are_marked_and_order_is_kept():
+    units = ["A.", "B.", "C.", "D."]
+    assert join_quote(units, [2, 0]) == f"A. {ELLIPSIS} C. {ELLIPSIS}"
+    assert join_quote(units, [1, 2]) == f"{ELLIPSIS} B. C. {ELLIPSIS}"
+    assert join_quote(units, [0, 1, 2, 3]) == "A. B. C. D."
+
+
+@pytest.mark.parametrize(
+    ("note", "compact"),
+    [
+        ("See the evidence on this point in John Molyneux, 'In Defence of Leninism', Irish Marxist Review 3.",
+         "[10] John Molyneux, In Defence of Leninism"),
+        ("Victor Serge, Year One of the Russian Revolution, London, 1992, p.76.",
+         "[10] Victor Serge, Year One of the Russian Revolution"),
+        ("See John Rees 'In Defence of October', International Socialism 52.", "[10] John Rees, In Defence of October"),
+        ("Lenin, Collected Works, Vol. 26, p.304.", "[10] Lenin, Collected Works"),
+        ("E.H. Carr, The Bolshevik Revolution 1917-23, Vol.3, London.", "[10] E.H. Carr, The Bolshevik Revolution 1917-23"),
+        ("The likes of Zinoviev, Kamenev, Radek and Bukharin, all of them killed in the purges of the thirties.",
+         "[10] The likes of Zinoviev, Kamenev, Radek and Bukharin, all of them…"),
+        ("Short note.", "[10] Short note."),
+    ],
+)
+def test_compact_sources_name_the_author_and_a_short_title(note, compact):
+    assert compact_source(10, note) == compact
+
+
+def test_as_above_takes_the_title_last_cited_for_that_author():
+    earlier: dict[str, str] = {}
+    compact_source(1, "Victor Serge, Year One of the Russian Revolution, London, 1992.", earlier=earlier)
+    again = compact_source(2, "Victor Serge, as above, p.76.", earlier=earlier)
+    assert again == "[2] Victor Serge, Year One of the Russian Revolution"
+
+
+def test_question_words_are_the_content_words():
+    assert salient_terms("Who was Victor Serge?") == {"victor", "serge"}
+    assert salient_terms("what does the essay say about the NEP") == {"nep"}
+
+
+class Words:
+    """Bag-of-words vectors: a stand-in encoder that needs no model."""
+
+    def encode(self, texts):
+        import numpy as np
+
+        out = np.zeros((len(texts), 64), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in salient_terms(text):
+                out[row, sum(map(ord, word)) % 64] += 1
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+
+def test_the_quote_is_the_sentences_that_make_the_point_nearest_the_student():
+    passage = ("The weather was cold that winter. Workers supported the soviets in their millions. "
+               "The harvest failed in the south. The party had a majority in the congress of soviets.")
+    points = {"k1": "workers supported the soviets", "k2": "harvest failed south"}
+    focus = Focuser(Words(), threshold=0.5).for_points(passage, "paragraph", points, "did workers support soviets")
+    assert focus.lead_id == "k1" and focus.lead == points["k1"]
+    assert "Workers supported the soviets in their millions." in focus.quote
+    assert "weather" not in focus.quote and ELLIPSIS in focus.quote
+    other = Focuser(Words(), threshold=0.5).for_points(passage, "paragraph", points, "the harvest in the south")
+    assert other.lead_id == "k2"
+
+
+def test_a_question_is_answered_from_the_sentences_naming_what_it_asks_about():
+    passage = ("Many people wrote about the revolution. Victor Serge was an anarchist who joined the Bolsheviks. "
+               "Others stayed away.")
+    focus = Focuser(Words()).for_question(passage, "paragraph", "Who was Victor Serge?")
+    assert focus.quote.startswith(ELLIPSIS) and "Victor Serge was an anarchist" in focus.quote
