@@ -55,6 +55,10 @@ class Block:
     introduced_by: str | None = None
     span: tuple[int, int] = (0, 0)
 
+    def cited_between(self, start: int, end: int) -> list[int]:
+        """The footnotes cited from ``start`` to ``end`` of the text (a marker may follow the last word)."""
+        return list(dict.fromkeys(c.number for c in self.citations if start <= c.offset <= end))
+
 
 @dataclass(frozen=True)
 class Section:

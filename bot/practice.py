@@ -140,8 +140,7 @@ class Practice:
         essay = self.tutor.essay
         start = block.text.find(sentence)
         if start >= 0:
-            end = start + len(sentence) + 1
-            numbers = dict.fromkeys(c.number for c in block.citations if start <= c.offset <= end)
+            numbers = block.cited_between(start, start + len(sentence) + 1)
             cited = [essay.footnotes[n] for n in numbers if n in essay.footnotes]
             if cited:
                 return cited

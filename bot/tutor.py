@@ -7,9 +7,9 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from bot.focus import Focus, Focuser, salient_terms
+from bot.focus import TARGET_WORDS, Focus, Focuser, salient_terms, units_of
 from bot.knowledge import Position
-from bot.quoting import compact_source
+from bot.quoting import compact_source, join_quote, words
 from bot.retrieval import Hit, Retriever, shared_retriever
 
 CLAIM_PREFIX = "claim_"
@@ -69,9 +69,6 @@ class Tutor:
         """A quote ending on the colon that introduces a quotation goes on into the quotation."""
         if hit.follower is None or hit.follower.kind == "table" or not focus.quote.rstrip().endswith(":"):
             return focus  # a table is never cut: "read the whole passage" shows it
-        from bot.focus import TARGET_WORDS, units_of
-        from bot.quoting import join_quote, words
-
         units = units_of(hit.follower.text, hit.follower.kind)
         room, taken = max(TARGET_WORDS - focus.words, 0), [0]
         for index in range(1, len(units)):
@@ -117,8 +114,6 @@ class Tutor:
         """The footnotes the quoted sentences cite, else every footnote of the passage."""
         if self.essay.has_block(hit.passage.id):
             block = self.essay.block(hit.passage.id)
-            from bot.focus import units_of
-
             units, cited, position = units_of(block.text, block.kind), [], 0
             for index, unit in enumerate(units):
                 start = block.text.find(unit, position)
@@ -126,7 +121,7 @@ class Tutor:
                     break
                 position = start + len(unit)
                 if index in focus.chosen:
-                    cited += [c.number for c in block.citations if start <= c.offset <= position + 1]
+                    cited += block.cited_between(start, position + 1)
             if cited:
                 return list(dict.fromkeys(cited))
         return [note.number for note in hit.sources]
