@@ -90,5 +90,5 @@ clean: ## remove built artefacts (not .venv)
 report: setup ## teacher report of the practice rounds -> build/report/ (ARGS="--hash-ids" or "--db URL")
 	$(PY) -m bot report $(ARGS)
 
-compare: index ## train and evaluate config.yml and the pipelines in tests/pipelines/ side by side
-	$(PY) -m bot compare config.yml tests/pipelines/*.yml
+compare: index ## train and evaluate config.yml and the pipelines in eval/pipelines/ side by side
+	$(PY) -m bot compare config.yml eval/pipelines/*.yml

@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from bot.embeddings import offline
+from bot.settings import offline
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,10 +16,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     offline()
 
-    from bot.index import IndexUnavailable
-    from bot.practice import shared_practice
     from bot.scoring.judge import JudgeUnavailable
-    from bot.tutor import shared_tutor
+    from bot.search.index import IndexUnavailable
+    from bot.tutoring.practice import shared_practice
+    from bot.tutoring.tutor import shared_tutor
 
     try:
         tutor = shared_tutor()
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     from rasa_sdk.endpoint import run
 
-    from bot.rasa_speed import freeze_heap
+    from bot.server.heap import freeze_heap
 
     freeze_heap()
 

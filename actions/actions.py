@@ -8,9 +8,9 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import replies
-from bot.embeddings import VECTOR_KEY, unpack
-from bot.tutor import Tutor, shared_tutor
+from bot.search.embeddings import VECTOR_KEY, unpack
+from bot.tutoring import replies
+from bot.tutoring.tutor import Tutor, shared_tutor
 
 DomainDict = dict[str, Any]
 
@@ -180,11 +180,11 @@ class ActionShowSources(Action):
         return []
 
 
-class ActionSixPoints(Action):
-    """The continuity narrative, marking the points this student has raised."""
+class ActionNarrative(Action):
+    """The numbered points of the thesis, marking those this student has raised."""
 
     def name(self) -> str:
-        return "action_six_points"
+        return "action_narrative"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         narrative = shared_tutor().narrative(set(tracker.get_slot("raised_points") or []))
@@ -193,7 +193,7 @@ class ActionSixPoints(Action):
         )
         count = sum(raised for _, raised in narrative)
         dispatcher.utter_message(
-            response="utter_six_points",
+            response="utter_narrative",
             points=points,
             progress=self._progress(domain, count),
         )
@@ -233,7 +233,7 @@ class ActionClarifyClaim(Action):
         tutor = shared_tutor()
         charge = _latest_charge(tracker)
         if charge in tutor.knowledge.charges:
-            # Naming an item of the charge sheet is itself the claim that it proves continuity.
+            # Naming a charge is itself the claim the charges are evidence for (knowledge/claims.yml).
             return rebut(dispatcher, tracker, tutor.charge_claim, charge)
         ranking = tracker.latest_message.get("intent_ranking", [])
         candidates = tutor.candidates(ranking)
@@ -245,11 +245,11 @@ class ActionClarifyClaim(Action):
         return []
 
 
-class ActionArgueContinuity(Action):
-    """Argue one continuity point the student has not raised, for them to answer."""
+class ActionArgueThesis(Action):
+    """Argue one point of the thesis the student has not raised, for them to answer."""
 
     def name(self) -> str:
-        return "action_argue_continuity"
+        return "action_argue_thesis"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         case = shared_tutor().opponent_case(set(tracker.get_slot("raised_points") or []))
@@ -274,7 +274,7 @@ class ActionStartPractice(Action):
         return "action_start_practice"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        from bot.practice import shared_practice
+        from bot.tutoring.practice import shared_practice
 
         charge = _latest_charge(tracker)
         target = tracker.get_slot("practice_target") or charge
@@ -345,7 +345,7 @@ class ActionScorePractice(Action):
         return "action_score_practice"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        from bot.practice import made_lines, missed_lines, shared_practice
+        from bot.tutoring.practice import made_lines, missed_lines, shared_practice
 
         practice = shared_practice()
         templates = replies.templates(domain)
@@ -387,7 +387,7 @@ class ActionScorePractice(Action):
 
 
 class ActionStartProsecution(Action):
-    """The student argues for continuity; the tutor answers each point as usual."""
+    """The student argues the thesis; the tutor answers each point as usual."""
 
     def name(self) -> str:
         return "action_start_prosecution"
@@ -398,7 +398,7 @@ class ActionStartProsecution(Action):
 
 
 class ActionEndProsecution(Action):
-    """Which of the six points the prosecutor raised, and which they left out."""
+    """Which of the thesis's numbered points the prosecutor raised, and which they left out."""
 
     def name(self) -> str:
         return "action_end_prosecution"
@@ -431,7 +431,7 @@ class ActionShowProgress(Action):
         return "action_show_progress"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        from bot.practice import progress_lines
+        from bot.tutoring.practice import progress_lines
 
         lines, count = progress_lines(
             tracker.get_slot("practice_history") or [], shared_tutor().knowledge, replies.templates(domain)

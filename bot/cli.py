@@ -8,14 +8,14 @@ import sys
 import textwrap
 import time
 
-from bot.paths import INDEX_DIR, KNOWLEDGE_DIR, ROOT
+from bot.settings import INDEX_DIR, KNOWLEDGE_DIR, ROOT
 
 
 def _build(args: argparse.Namespace) -> int:
-    from bot.embeddings import shared_encoder
-    from bot.essay import load_essay
-    from bot.index import PassageIndex, is_fresh
-    from bot.knowledge import load_knowledge, validate
+    from bot.essay.knowledge import load_knowledge, validate
+    from bot.essay.parse import load_essay
+    from bot.search.embeddings import shared_encoder
+    from bot.search.index import PassageIndex, is_fresh
 
     if args.if_stale and is_fresh(INDEX_DIR):
         print(f"passage index in {INDEX_DIR} is up to date")
@@ -39,7 +39,7 @@ def _wrap(text: str, indent: str = "    ") -> str:
 
 
 def _search(args: argparse.Namespace) -> int:
-    from bot.retrieval import shared_retriever
+    from bot.search.retrieval import shared_retriever
 
     hits = shared_retriever().search(args.text, claim=args.claim, charge=args.charge, k=args.k)
     if args.json:
@@ -66,7 +66,7 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _claims(args: argparse.Namespace) -> int:
-    from bot.knowledge import load_knowledge
+    from bot.essay.knowledge import load_knowledge
 
     knowledge = load_knowledge()
     for title, table in (("Claims", knowledge.claims), ("Charges", knowledge.charges)):
@@ -82,7 +82,7 @@ def _claims(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from bot.serve import main as serve
+    from bot.server.serve import main as serve
 
     return serve(
         host=args.host, port=args.port, action_port=args.action_port, tracker_db=args.tracker_db, model=args.model
@@ -92,7 +92,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _check_model(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from bot.serve import MODEL, ModelUnavailable, check_model
+    from bot.server.serve import MODEL, ModelUnavailable, check_model
 
     try:
         check_model(Path(args.model) if args.model else MODEL)
@@ -104,7 +104,7 @@ def _check_model(args: argparse.Namespace) -> int:
 
 
 def _check_stores(args: argparse.Namespace) -> int:
-    from bot.stores import StoreUnavailable, check
+    from bot.server.stores import StoreUnavailable, check
 
     try:
         print(check(timeout=args.timeout))
@@ -115,7 +115,7 @@ def _check_stores(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from bot.validate import main as validate
+    from bot.tools.validate import main as validate
 
     return validate()
 
@@ -124,9 +124,9 @@ def _matcher(model: str):
     """The matcher ``--model`` names: the shipped trained judge, ``zero-shot`` MiniLM cosine, or a folder."""
     from pathlib import Path
 
-    from bot.embeddings import shared_encoder
-    from bot.matcher import Matcher
     from bot.scoring.judge import JUDGE_DIR, MANIFEST, Judge
+    from bot.scoring.matcher import Matcher
+    from bot.search.embeddings import shared_encoder
 
     if model == "zero-shot":
         return Matcher(shared_encoder())
@@ -139,8 +139,8 @@ def _matcher(model: str):
 def _match(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from bot.matcher import load_key_points, load_texts
     from bot.scoring.judge import JudgeUnavailable
+    from bot.scoring.matcher import load_key_points, load_texts
 
     key_points = load_key_points(Path(args.key_points))
     texts = load_texts(Path(args.texts))
@@ -194,7 +194,7 @@ def _train_matcher(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from bot.calibrate import main as calibrate
+    from bot.scoring.calibrate import main as calibrate
 
     return calibrate(Path(args.data), Path(args.claims), write=args.write, zero_shot=args.zero_shot)
 
@@ -202,15 +202,15 @@ def _calibrate(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from bot.evaluate import RESULTS
-    from bot.evaluate import main as evaluate
+    from bot.tools.evaluate import RESULTS
+    from bot.tools.evaluate import main as evaluate
 
     evaluate(Path(args.model), Path(args.out) if args.out else RESULTS, with_passages=not args.nlu_only)
     return 0
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from bot.bench import main as bench
+    from bot.tools.bench import main as bench
 
     return bench(
         rest=not args.no_rest, users=args.users, starter=not args.no_starter,
@@ -221,7 +221,7 @@ def _bench(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from bot.evaluate import compare
+    from bot.tools.evaluate import compare
 
     compare([Path(c) for c in args.configs])
     return 0
@@ -230,8 +230,8 @@ def _compare(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from bot.knowledge import load_knowledge
-    from bot.report import ReportError, build_report, default_salt, load_attempts, shown_url
+    from bot.essay.knowledge import load_knowledge
+    from bot.report.page import ReportError, build_report, default_salt, load_attempts, shown_url
 
     try:
         attempts = load_attempts(args.db)
@@ -288,7 +288,7 @@ def parser() -> argparse.ArgumentParser:
     trainer.set_defaults(run=_train_matcher)
 
     calibrate = commands.add_parser("calibrate", help="choose the key point threshold on labelled rebuttals")
-    calibrate.add_argument("--data", default=str(ROOT / "tests" / "data" / "rebuttals.yml"), help="labelled rebuttals")
+    calibrate.add_argument("--data", default=str(ROOT / "eval" / "rebuttals.yml"), help="labelled rebuttals")
     calibrate.add_argument("--claims", default=str(KNOWLEDGE_DIR / "claims.yml"), help="claims file of the key points")
     calibrate.add_argument("--write", action="store_true", help="record the chosen threshold in knowledge/scoring.yml")
     calibrate.add_argument("--zero-shot", action="store_true", help="calibrate MiniLM cosine alone (the old matcher)")
@@ -328,7 +328,7 @@ def parser() -> argparse.ArgumentParser:
     bench.set_defaults(run=_bench)
 
     comparison = commands.add_parser("compare", help="train and evaluate several NLU pipelines side by side")
-    comparison.add_argument("configs", nargs="+", help="Rasa config files (e.g. config.yml tests/pipelines/*.yml)")
+    comparison.add_argument("configs", nargs="+", help="Rasa config files (e.g. config.yml eval/pipelines/*.yml)")
     comparison.set_defaults(run=_compare)
 
     validate = commands.add_parser("validate-data", help="rasa data validate, reading action-sent responses as used")
@@ -352,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except Exception as error:
-        from bot.index import IndexUnavailable
+        from bot.search.index import IndexUnavailable
 
         if isinstance(error, IndexUnavailable):
             print(f"error: {error}", file=sys.stderr)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.embeddings import offline
+from bot.settings import offline
 
 offline()
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -17,21 +17,21 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 @pytest.fixture(scope="session")
 def encoder():
-    from bot.embeddings import shared_encoder
+    from bot.search.embeddings import shared_encoder
 
     return shared_encoder()
 
 
 @pytest.fixture(scope="session")
 def essay():
-    from bot.essay import load_essay
+    from bot.essay.parse import load_essay
 
     return load_essay()
 
 
 @pytest.fixture(scope="session")
 def knowledge():
-    from bot.knowledge import load_knowledge
+    from bot.essay.knowledge import load_knowledge
 
     return load_knowledge()
 
@@ -39,7 +39,7 @@ def knowledge():
 @pytest.fixture(scope="session")
 def tutor():
     """The tutor over the index that `make train` built (the same the action server loads)."""
-    from bot.tutor import shared_tutor
+    from bot.tutoring.tutor import shared_tutor
 
     return shared_tutor()
 
@@ -91,7 +91,7 @@ class Client:
 @pytest.fixture(scope="session")
 def assistant(tmp_path_factory):
     """The real action server and Rasa server on free ports, started once per session."""
-    from bot.serve import Assistant, free_port
+    from bot.server.serve import Assistant, free_port
 
     workdir = tmp_path_factory.mktemp("assistant")
     server = Assistant(

@@ -1,4 +1,4 @@
-"""Names the DESIGN.md contract fixes, and small helpers the action tests share."""
+"""Names the intent and entity contract (README "What a student can do"), and small helpers the action tests share."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from actions import actions
-from bot.paths import ROOT
+from bot.settings import ROOT
 from tests.contract import run, tracker
 
 
@@ -78,7 +78,7 @@ def test_sources_give_full_citations_of_the_last_answer(domain, essay):
 
 def test_six_points_mark_what_the_student_raised(domain):
     state = tracker("six points?", "ask_six_points", raised_points=["claim_october_coup", "claim_human_nature"])
-    messages, _ = run(actions.ActionSixPoints, state, domain)
+    messages, _ = run(actions.ActionNarrative, state, domain)
     points = messages[0]["points"].splitlines()
     assert len(points) == 6
     assert [p.endswith("✓") for p in points] == [False, False, True, False, False, False]
@@ -132,7 +132,7 @@ def test_clarify_without_claim_candidates_brings_the_student_back(domain):
 
 def test_argue_continuity_picks_a_point_not_yet_raised(domain):
     state = tracker("yes", "affirm", raised_points=["claim_authoritarian_personality"])
-    messages, slots = run(actions.ActionArgueContinuity, state, domain)
+    messages, slots = run(actions.ActionArgueThesis, state, domain)
     assert responses(messages) == ["utter_opponent"]
     assert messages[0]["point"] == 2
     assert slots["last_claim"] == "claim_party_instrument"

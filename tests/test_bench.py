@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bot.bench import claims_in, load_script, long_conversation, messages_for, peak_rss_mb, percentile, run_load
+from bot.tools.bench import claims_in, load_script, long_conversation, messages_for, peak_rss_mb, percentile, run_load
 
 
 def test_percentile_is_the_nearest_rank():

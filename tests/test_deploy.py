@@ -2,7 +2,7 @@
 
 Nothing here needs a cluster or a container build (neither is available where the tests run):
 the manifests and the Dockerfile are read as text and checked against what the servers read
-(endpoints.postgres.yml, credentials.yml, bot/serve.py) and how the Makefile builds them, so a
+(endpoints.postgres.yml, credentials.yml, bot/server/serve.py) and how the Makefile builds them, so a
 change on either side that would break a rollout fails here first.
 """
 
@@ -101,7 +101,7 @@ def option(argv: list[str], flag: str) -> str:
 
 
 def server(module: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The Deployment and container that run ``python -m <module>`` (as bot/serve.py does)."""
+    """The Deployment and container that run ``python -m <module>`` (as bot/server/serve.py does)."""
     found = [
         (deployment, container)
         for deployment in of_kind("Deployment")
@@ -258,9 +258,9 @@ def copied_sources() -> list[str]:
 
 
 def expected_model() -> Path:
-    """bot/serve.py's MODEL, relative to the repository (as the image has it in its WORKDIR)."""
-    from bot.paths import BUILD_DIR
-    from bot.serve import MODEL
+    """bot/server/serve.py's MODEL, relative to the repository (as the image has it in its WORKDIR)."""
+    from bot.server.serve import MODEL
+    from bot.settings import BUILD_DIR
 
     return Path("build") / MODEL.relative_to(BUILD_DIR)
 
@@ -347,9 +347,9 @@ def test_disruption_budget_covers_a_deployment(budget: dict[str, Any]) -> None:
 
 def test_rasa_runs_as_serve_py_starts_it() -> None:
     """Same model path, credentials and endpoints file as `make run`, and the probes on the port it listens on."""
-    deployment, rasa = server("rasa")
+    deployment, rasa = server("bot.server.rasa_run")
     argv, env = container_argv(rasa), environment(rasa)
-    assert argv[:4] == ["python", "-m", "rasa", "run"]
+    assert argv[:4] == ["python", "-m", "bot.server.rasa_run", "run"]  # as bot/server/serve.py starts it
     assert "--enable-api" in argv
     assert Path(option(argv, "--model")) == expected_model()
     assert (ROOT / option(argv, "--credentials")).resolve() == CREDENTIALS
@@ -363,7 +363,7 @@ def test_rasa_runs_as_serve_py_starts_it() -> None:
 
 def test_rasa_container_gets_every_variable_its_config_files_read() -> None:
     """Rasa refuses to start (or connects to nothing) when a ${VAR} of these files is unset."""
-    _, rasa = server("rasa")
+    _, rasa = server("bot.server.rasa_run")
     env = environment(rasa)
     needed = config_vars(SCALE_ENDPOINTS) | config_vars(CREDENTIALS)
     assert {"TUTOR_DB_HOST", "TUTOR_REDIS_HOST", "SLACK_SIGNING_SECRET"} <= needed, "the config files changed shape"
@@ -375,7 +375,7 @@ def test_rasa_container_gets_every_variable_its_config_files_read() -> None:
 
 def test_check_stores_checks_the_stores_rasa_will_use() -> None:
     """The initContainer must see the same TUTOR_* settings, or it passes while Rasa falls back to memory."""
-    deployment, rasa = server("rasa")
+    deployment, rasa = server("bot.server.rasa_run")
     check = init_container(deployment, "check-stores")
     assert container_argv(check)[-3:] == ["-m", "bot", "check-stores"]
     assert check["image"] == rasa["image"]
@@ -389,7 +389,7 @@ def test_check_stores_checks_the_stores_rasa_will_use() -> None:
 
 def test_action_url_points_at_the_actions_service() -> None:
     """Rasa reaches the action servers through their Service, on the port the action server listens on."""
-    _, rasa = server("rasa")
+    _, rasa = server("bot.server.rasa_run")
     actions_deployment, actions = server("actions")
     url = urlparse(environment(rasa)["TUTOR_ACTION_URL"])
     service = find("Service", url.hostname or "")
@@ -414,14 +414,14 @@ def test_actions_probes_and_memory() -> None:
 
 def test_rasa_request_covers_its_measured_footprint() -> None:
     """A request below the resident size lets the scheduler put more servers on a node than fit."""
-    _, rasa = server("rasa")
+    _, rasa = server("bot.server.rasa_run")
     assert quantity(rasa["resources"]["requests"]["memory"]) >= RASA_RESIDENT
     assert quantity(rasa["resources"]["requests"]["cpu"]) >= 1, "a loaded server keeps about one core busy"
 
 
 def test_autoscaler_scales_the_rasa_deployment_on_cpu() -> None:
     """CPU utilisation is relative to the request, so the HPA needs one on every rasa container."""
-    deployment, rasa = server("rasa")
+    deployment, rasa = server("bot.server.rasa_run")
     (hpa,) = of_kind("HorizontalPodAutoscaler")
     target = hpa["spec"]["scaleTargetRef"]
     assert (target["apiVersion"], target["kind"], target["name"]) == ("apps/v1", "Deployment", deployment["metadata"]["name"])
@@ -436,7 +436,7 @@ def test_dev_stores_are_where_the_config_points() -> None:
     path = K8S / "stores-dev.yaml"
     assert "NOT FOR PRODUCTION" in path.read_text(encoding="utf-8")
     dev = {doc["metadata"]["name"]: doc for doc in load(path) if doc["kind"] == "Service"}
-    _, rasa = server("rasa")
+    _, rasa = server("bot.server.rasa_run")
     env = environment(rasa)
     for host, port in (("TUTOR_DB_HOST", "TUTOR_DB_PORT"), ("TUTOR_REDIS_HOST", "TUTOR_REDIS_PORT")):
         assert env[host] in dev, f"{host}={env[host]} is no Service of stores-dev.yaml"
@@ -511,7 +511,7 @@ def test_image_copies_what_the_servers_and_training_read() -> None:
     assert nlu_sources, "the Makefile no longer defines NLU_SOURCES"
     needed = [word for word in shlex.split(nlu_sources.group(1)) if (ROOT / word).exists()]
     assert "config.yml" in needed and "data" in needed
-    _, rasa = server("rasa")
+    _, rasa = server("bot.server.rasa_run")
     argv = container_argv(rasa)
     endpoints = expand(option(argv, "--endpoints"), environment(rasa))
     needed += ["bot", "actions", "knowledge", "models/key-point-matcher", option(argv, "--credentials"), endpoints]
@@ -531,9 +531,10 @@ def test_image_builds_the_index_and_model_serve_py_loads() -> None:
     assert model == expected_model()
     makefile_model = re.search(r"^MODEL := (.*)$", MAKEFILE.read_text(encoding="utf-8"), re.MULTILINE)
     assert makefile_model and Path(makefile_model.group(1).strip()) == model
-    # bot/paths.py moves build/ and knowledge/ when these are set: the image must not set them.
-    moved = set(re.findall(r'os\.environ\.get\("(\w+)"', (ROOT / "bot" / "paths.py").read_text(encoding="utf-8")))
-    assert moved, "bot/paths.py no longer reads its directories from the environment"
+    # bot/settings.py moves build/ and knowledge/ when these are set: the image must not set them.
+    read = set(re.findall(r'os\.environ\.get\("(\w+)"', (ROOT / "bot" / "settings.py").read_text(encoding="utf-8")))
+    moved = read & {"TUTOR_KNOWLEDGE_DIR", "TUTOR_BUILD_DIR", "TUTOR_JUDGE_DIR"}
+    assert moved, "bot/settings.py no longer reads its directories from the environment"
     settings = " ".join(rest for keyword, rest in dockerfile_instructions() if keyword in ("ENV", "ARG"))
     assert not any(name in settings for name in moved)
 
@@ -542,9 +543,9 @@ def test_image_default_command_is_the_rasa_server() -> None:
     """`docker run IMAGE` serves the same model on the same port as the rasa Deployment."""
     (cmd,) = [rest for keyword, rest in final_stage() if keyword == "CMD"]
     argv = command_line(json.loads(cmd))
-    _, rasa = server("rasa")
+    _, rasa = server("bot.server.rasa_run")
     deployed = container_argv(rasa)
-    assert argv[:4] == ["python", "-m", "rasa", "run"]
+    assert argv[:4] == ["python", "-m", "bot.server.rasa_run", "run"]  # as bot/server/serve.py starts it
     for flag in ("--model", "--port", "--credentials"):
         assert option(argv, flag) == option(deployed, flag)
 

@@ -17,8 +17,9 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot import dialogue_states
-from bot.paths import ROOT
+from bot import rasa_patches
+from bot.rasa_patches import dialogue_states
+from bot.settings import ROOT
 
 OPTIONS = [
     {"omit_unset_slots": omit, "ignore_rule_only_turns": ignore, "rule_only_data": data}
@@ -50,11 +51,13 @@ def training_trackers(domain) -> list[DialogueStateTracker]:
 @pytest.fixture()
 def rasas(domain):
     """Rasa's own function, kept aside while the folds are installed."""
-    dialogue_states.uninstall()
+    rasa_patches.uninstall(["dialogue_states"])
+    dialogue_states.forget()
     original = Domain.states_for_tracker_history
-    dialogue_states.install()
+    rasa_patches.install(["dialogue_states"])
     yield lambda tracker, **options: original(domain, tracker, **options)
-    dialogue_states.uninstall()
+    rasa_patches.uninstall(["dialogue_states"])
+    dialogue_states.forget()
 
 
 def _grown(tracker: DialogueStateTracker, domain: Domain, sender: str):

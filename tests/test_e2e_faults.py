@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.index import INDEX_FILE
-from bot.paths import INDEX_DIR, ROOT
-from bot.serve import MODEL, free_port
+from bot.search.index import INDEX_FILE
+from bot.server.serve import MODEL, free_port
+from bot.settings import INDEX_DIR, ROOT
 
 MORE = ("The essay also answers:", "More from the essay")  # domain.yml utter_more, utter_more_plain
 

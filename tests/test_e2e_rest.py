@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
-from bot.paths import ROOT
-from bot.serve import MODEL
+from bot.server.serve import MODEL
+from bot.settings import ROOT
 
 MORE = ("The essay also answers:", "More from the essay")  # domain.yml utter_more, utter_more_plain
 
@@ -39,7 +39,7 @@ def test_a_claim_is_recognised_and_rebutted_with_a_quote_and_a_source(client, kn
 
 def test_the_actions_get_the_vector_the_rasa_server_made(client, encoder):
     """So a claim is embedded once per reply, not once in each server."""
-    from bot.embeddings import VECTOR_KEY, unpack
+    from bot.search.embeddings import VECTOR_KEY, unpack
 
     me = student()
     text = "the bolsheviks banned every other party"

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from bot.embeddings import Encoder, _trace_single, pack, unpack
+from bot.search.embeddings import Encoder, _trace_single, pack, unpack
 
 SENTENCES = [
     "Lenin was a dictator from day one",

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from bot.essay import Corrections, EssayFormatError, load_essay, parse_essay
-from bot.markers import SUPERSCRIPT_DIGITS
+from bot.essay.markers import SUPERSCRIPT_DIGITS
+from bot.essay.parse import Corrections, EssayFormatError, load_essay, parse_essay
 
 SECTIONS = [
     "The Nightmare of Stalinism",
@@ -244,7 +244,7 @@ def test_tables_stay_readable(essay):
 
 
 def test_spans_point_back_into_the_source(essay):
-    from bot.paths import KNOWLEDGE_DIR
+    from bot.settings import KNOWLEDGE_DIR
 
     raw = (KNOWLEDGE_DIR / "molyneux-does-leninism-lead-to-stalinism.txt").read_text(encoding="utf-8")
     for block in essay.blocks:

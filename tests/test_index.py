@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from bot.index import INDEX_FILE, MANIFEST_FILE, PASSAGES_FILE, IndexUnavailable, PassageIndex, passages_of
-from bot.paths import ROOT
+from bot.search.index import INDEX_FILE, MANIFEST_FILE, PASSAGES_FILE, IndexUnavailable, PassageIndex, passages_of
+from bot.settings import ROOT
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from bot.paths import ROOT
 from bot.scoring.judge import JUDGE_DIR, MANIFEST, Judge, JudgeUnavailable, check_judge
+from bot.settings import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,7 @@ def test_bot_match_refuses_without_weights_instead_of_falling_back(tmp_path):
 
 
 def test_out_of_fold_scores_are_used_only_for_the_rebuttals_they_were_made_from(tmp_path):
-    from bot.calibrate import REBUTTALS, load_rebuttals, out_of_fold
+    from bot.scoring.calibrate import REBUTTALS, load_rebuttals, out_of_fold
 
     rebuttals = load_rebuttals()
     held_out = out_of_fold(JUDGE_DIR, REBUTTALS, rebuttals)
@@ -97,7 +97,7 @@ def test_out_of_fold_scores_are_used_only_for_the_rebuttals_they_were_made_from(
 
 
 def test_the_scoring_record_names_the_judge_and_cross_validated_figures():
-    from bot.matcher import load_scoring
+    from bot.scoring.matcher import load_scoring
 
     scoring = load_scoring()
     assert "key-point-matcher" in scoring.record["model"]

@@ -1,6 +1,6 @@
-"""knowledge/claims.yml against the essay and the intent contract of DESIGN.md."""
+"""knowledge/claims.yml against the essay and the intent contract the actions and data share (tests/contract.py)."""
 
-from bot.knowledge import KeyPoint, Knowledge, Position, validate
+from bot.essay.knowledge import KeyPoint, Knowledge, Position, validate
 from tests.contract import CHARGES, CONTINUITY, FURTHER
 
 

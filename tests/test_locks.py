@@ -11,7 +11,7 @@ import pytest
 import redis
 from rasa.utils.endpoints import EndpointConfig
 
-from bot.locks import AtomicRedisLockStore
+from bot.server.locks import AtomicRedisLockStore
 
 DB = 12
 
@@ -27,7 +27,7 @@ def stores():
 
 
 def test_it_is_built_from_the_endpoints_entry():
-    config = EndpointConfig(url="127.0.0.1", port=6379, db=DB, key_prefix="tutor", type="bot.locks.AtomicRedisLockStore")
+    config = EndpointConfig(url="127.0.0.1", port=6379, db=DB, key_prefix="tutor", type="bot.server.locks.AtomicRedisLockStore")
     store = AtomicRedisLockStore(endpoint_config=config)
     assert store.key_prefix.startswith("tutor:")
     assert store.red.ping()

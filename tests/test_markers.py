@@ -2,8 +2,8 @@
 
 import pytest
 
-from bot.footnotes import split_footnote_line
-from bot.markers import footnote_start, strip_markers
+from bot.essay.footnotes import split_footnote_line
+from bot.essay.markers import footnote_start, strip_markers
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import yaml
 
-from bot.calibrate import Memo, calibrate, check_labels, load_rebuttals
-from bot.matcher import MAX_WORDS, Matcher, load_key_points, load_scoring, load_texts, split_sentences
-from bot.paths import ROOT
+from bot.scoring.calibrate import Memo, calibrate, check_labels, load_rebuttals
+from bot.scoring.matcher import MAX_WORDS, Matcher, load_key_points, load_scoring, load_texts, split_sentences
+from bot.settings import ROOT
 from tests.contract import CONTINUITY
 
 
@@ -71,7 +71,7 @@ def test_key_point_vectors_are_computed_once_across_students():
 @pytest.fixture(scope="module")
 def matcher(tutor):
     """The matcher practice rounds use: the trained judge on a cosine shortlist, at the calibrated settings."""
-    from bot.practice import shared_practice
+    from bot.tutoring.practice import shared_practice
 
     return shared_practice().matcher
 
@@ -206,7 +206,7 @@ def test_every_continuity_point_has_enough_honestly_labelled_rebuttals(rebuttals
 
 @pytest.fixture(scope="module")
 def calibration(encoder, rebuttals, knowledge, essay, scoring):
-    from bot.calibrate import REBUTTALS, out_of_fold
+    from bot.scoring.calibrate import REBUTTALS, out_of_fold
     from bot.scoring.judge import shared_judge
 
     judge = shared_judge()
@@ -229,7 +229,7 @@ def test_the_judge_beats_the_zero_shot_cosine_on_answers_it_never_saw(calibratio
 
 def test_the_recorded_threshold_is_the_one_this_set_chooses(calibration, scoring):
     assert abs(scoring.threshold - calibration.threshold) <= 0.011, "rerun `python -m bot calibrate --write`"
-    assert scoring.record.get("chosen_on") == "tests/data/rebuttals.yml"
+    assert scoring.record.get("chosen_on") == "eval/rebuttals.yml"
 
 
 def test_no_labelled_rebuttal_is_taken_for_off_topic_or_a_copy(calibration):

@@ -7,7 +7,7 @@ import yaml
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import actions
-from bot.paths import ROOT
+from bot.settings import ROOT
 from tests.contract import run, tracker
 
 
@@ -133,10 +133,10 @@ class CountingEncoder:
 
 
 def test_warming_computes_every_points_evidence_so_a_round_embeds_only_the_answer(tutor, knowledge):
-    from bot.matcher import Matcher, Scoring
-    from bot.practice import Practice
-    from bot.retrieval import Retriever
-    from bot.tutor import Tutor
+    from bot.scoring.matcher import Matcher, Scoring
+    from bot.search.retrieval import Retriever
+    from bot.tutoring.practice import Practice
+    from bot.tutoring.tutor import Tutor
 
     counting = CountingEncoder(tutor.retriever.encoder)
     cosine = Matcher(counting, Scoring(threshold=0.64))  # the zero-shot matcher, at its own calibrated threshold
@@ -163,7 +163,7 @@ def test_the_trial_from_the_issue_gets_credit_for_both_points_it_makes(domain, k
 
 
 def test_a_missed_points_essay_sentence_is_one_the_judge_says_makes_it(tutor, knowledge):
-    from bot.practice import shared_practice
+    from bot.tutoring.practice import shared_practice
 
     practice = shared_practice()
     position = knowledge.claims["claim_october_coup"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.focus import Focuser, salient_terms, units_of
-from bot.quoting import ELLIPSIS, compact_source, join_quote, sentences
+from bot.tutoring.focus import Focuser, salient_terms, units_of
+from bot.tutoring.quoting import ELLIPSIS, compact_source, join_quote, sentences
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main as cli
-from bot.report import ReportError, build_report, load_attempts, pseudonym
+from bot.report.page import ReportError, build_report, load_attempts, pseudonym
 from tests.contract import CONTINUITY
 
 T0 = 1709542800.0  # 2024-03-04T09:00:00Z

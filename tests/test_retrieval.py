@@ -46,7 +46,7 @@ def test_sources_carry_full_footnote_text(tutor):
 
 
 def test_a_packed_vector_comes_back_exactly_and_anything_else_is_refused(encoder):
-    from bot.embeddings import MODEL_NAME, pack, unpack
+    from bot.search.embeddings import MODEL_NAME, pack, unpack
 
     vector = encoder.encode_one("Lenin banned the other parties")
     payload = pack(vector)
@@ -60,7 +60,7 @@ def test_a_packed_vector_comes_back_exactly_and_anything_else_is_refused(encoder
 
 
 def test_a_remembered_vector_is_used_for_that_text(encoder):
-    from bot.embeddings import Encoder
+    from bot.search.embeddings import Encoder
 
     fresh = Encoder()
     fresh._model = encoder.model  # the same weights, an empty cache
@@ -71,7 +71,7 @@ def test_a_remembered_vector_is_used_for_that_text(encoder):
 
 
 def test_encode_cached_embeds_only_the_texts_it_has_not_seen(encoder):
-    from bot.embeddings import Encoder
+    from bot.search.embeddings import Encoder
 
     fresh = Encoder()
     fresh._model = encoder.model

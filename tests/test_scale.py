@@ -15,8 +15,8 @@ import pytest
 import redis
 
 from bot.channels.edges import response
-from bot.serve import Assistant, free_port
-from bot.stores import POSTGRES_ENDPOINTS
+from bot.server.serve import Assistant, free_port
+from bot.server.stores import POSTGRES_ENDPOINTS
 from tests.conftest import ARTIFACTS, Client
 from tests.faults import CuttableProxy
 

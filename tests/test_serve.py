@@ -11,8 +11,8 @@ import urllib.request
 
 import pytest
 
-from bot.paths import ROOT
-from bot.serve import free_port
+from bot.server.serve import free_port
+from bot.settings import ROOT
 
 pytestmark = pytest.mark.e2e
 

@@ -14,9 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bot import replies
 from bot.channels import mrkdwn
 from bot.channels.slack import SeenKeys, SlackChannel, signature, verify_signature
+from bot.tutoring import replies
 
 from .conftest import ARTIFACTS, Client
 
@@ -318,7 +318,7 @@ def fake_slack():
 @pytest.fixture(scope="module")
 def slack_assistant(fake_slack, tmp_path_factory):
     """Its own servers: the SLACK_* variables must be in their environment when they start."""
-    from bot.serve import Assistant, free_port
+    from bot.server.serve import Assistant, free_port
 
     server = Assistant(
         port=free_port(),

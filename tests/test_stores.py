@@ -12,9 +12,8 @@ import redis
 from sqlalchemy.exc import OperationalError
 
 from bot.channels.edges import failure_reply, is_store_failure, response
-from bot.paths import ROOT
-from bot.serve import free_port
-from bot.stores import (
+from bot.server.serve import free_port
+from bot.server.stores import (
     POSTGRES_ENDPOINTS,
     SCALE_DEFAULTS,
     ScaleStores,
@@ -24,6 +23,7 @@ from bot.stores import (
     uses_scale_stores,
     with_defaults,
 )
+from bot.settings import ROOT
 
 SCALE = {"TUTOR_ENDPOINTS": "endpoints.postgres.yml"}
 

@@ -10,8 +10,8 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.paths import ROOT
-from bot.tracker_store import TutorSQLTrackerStore
+from bot.server.tracker_store import TutorSQLTrackerStore
+from bot.settings import ROOT
 
 
 def test_conversations_round_trip_and_the_file_is_in_wal_mode(tmp_path):
@@ -45,7 +45,7 @@ def test_conversations_round_trip_and_the_file_is_in_wal_mode(tmp_path):
 from rasa.core.tracker_store import SQLTrackerStore  # noqa: E402
 from rasa.shared.core.events import SessionStarted  # noqa: E402
 
-from bot import tracker_store as tracker_store_module  # noqa: E402
+from bot.server import tracker_store as tracker_store_module  # noqa: E402
 
 
 def _turn(tracker: DialogueStateTracker, n: int) -> None:

@@ -6,12 +6,10 @@ Playwright against the session's real servers and save screenshots in test-artif
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import threading
 import uuid
-import warnings
 from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -21,7 +19,7 @@ import pytest
 import yaml
 
 from bot.channels import webchat
-from bot.paths import ROOT
+from bot.settings import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -98,35 +96,6 @@ def test_examples_are_the_first_training_phrasing_without_annotations(tmp_path):
         'nlu:\n- intent: a\n  examples: |\n    - <b>bold</b> [Kronstadt]{"entity": "charge"} & co\n'
     )
     assert webchat.first_examples(nlu) == {"a": "<b>bold</b> Kronstadt & co"}
-
-
-def test_the_repair_keeps_socketio_on_polling_and_joins_the_session_room():
-    from rasa.core.channels.socketio import SocketIOInput
-
-    async def scenario() -> tuple[bool, bool]:
-        channel = SocketIOInput(session_persistence=True)
-        channel.blueprint(on_new_message=None)
-        sio = channel.sio
-        sid = await sio.manager.connect("eio-1", "/")
-        sio.enter_room(sid, "lost")  # what Rasa 3.6 does: the coroutine is never awaited
-        await asyncio.sleep(0)
-        lost = sid in dict(sio.manager.get_participants("/", "lost"))
-        assert webchat.repair_socketio([channel]) == 1
-        sio.enter_room(sid, "session-1")  # the same call, after the repair
-        await asyncio.sleep(0)
-        joined = sid in dict(sio.manager.get_participants("/", "session-1"))
-        await sio.enter_room(sid, "session-2")  # and awaiting it still works
-        assert sid in dict(sio.manager.get_participants("/", "session-2"))
-        assert (sio.eio.allow_upgrades, sio.eio.transports) == (False, ["polling"])
-        return lost, joined
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # the coroutine Rasa never awaits
-        lost, joined = asyncio.run(scenario())
-    assert not lost and joined
-
-
-# --- a student in the browser ----------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")

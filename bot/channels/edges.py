@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from rasa.core.channels.channel import OutputChannel, UserMessage
 
-from bot.paths import ROOT
+from bot.settings import ROOT
 
 logger = logging.getLogger(__name__)
 
@@ -73,28 +73,6 @@ def failure_reply(error: BaseException) -> str:
     return response("utter_store_unavailable") if is_store_failure(error) else unreachable()
 
 
-def fail_loudly() -> None:
-    """Make a failing tracker store raise, instead of Rasa's silent switch to memory.
-
-    Rasa wraps the configured store in ``FailSafeTrackerStore``: when the database is away it
-    answers as if the conversation were new and keeps what follows in memory, so a student
-    would lose their place, and their next messages at the next restart. Raising lets the
-    channel say so and ask for the message again; the stored conversation is untouched.
-    """
-    from rasa.core.tracker_store import FailSafeTrackerStore
-
-    if getattr(FailSafeTrackerStore, "_raises", False):
-        return
-
-    def _raise(self: FailSafeTrackerStore, error: Exception) -> None:
-        logger.error("tracker store %s failed: %s", type(self._tracker_store).__name__, error)
-        raise error
-
-    FailSafeTrackerStore.on_tracker_store_error = _raise
-    FailSafeTrackerStore.on_tracker_store_retrieve_error = _raise
-    FailSafeTrackerStore._raises = True
-
-
 class _CountingOutput(OutputChannel):
     """Passes every response on to the real channel, counting them."""
 
@@ -112,8 +90,6 @@ class _CountingOutput(OutputChannel):
 
 def guarded(on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Callable[[UserMessage], Awaitable[None]]:
     """Wrap a channel's message handler with the screening and the never-silent reply."""
-
-    fail_loudly()
 
     async def handle(message: UserMessage) -> None:
         screened = screen(message.text or "")

@@ -12,7 +12,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.edges import fail_loudly, failure_reply, screen, unreachable
+from bot.channels.edges import failure_reply, screen, unreachable
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,6 @@ class TutorRestInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("tutor_rest_webhook", __name__)
-        fail_loudly()
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

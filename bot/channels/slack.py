@@ -31,7 +31,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import mrkdwn
-from bot.channels.edges import screen, unreachable
+from bot.channels.edges import failure_reply, screen, unreachable
 
 logger = logging.getLogger(__name__)
 
@@ -363,6 +363,7 @@ class SlackChannel(InputChannel):
     async def answer(self, on_new_message: OnNewMessage, incoming: Incoming) -> None:
         """Run the message through Rasa and post every reply; never leave the student unanswered."""
         output = SlackOutput(self.api, incoming.channel, incoming.thread_ts)
+        failure: Exception | None = None
         try:
             screened = screen(incoming.text)
             if screened.reply is not None:
@@ -373,10 +374,12 @@ class SlackChannel(InputChannel):
                     screened.text, output, incoming.sender_id, input_channel=self.name(), metadata=incoming.metadata()
                 )
             )
-        except Exception:
+        except Exception as error:
             logger.exception("answering Slack message %s from %s failed", incoming.ts, incoming.sender_id)
+            failure = error
         if not output.attempts:
-            await output.send_text_message(incoming.sender_id, unreachable())
+            reply = failure_reply(failure) if failure is not None else unreachable()
+            await output.send_text_message(incoming.sender_id, reply)
 
     def _start(self, on_new_message: OnNewMessage, incoming: Incoming) -> None:
         task = asyncio.get_running_loop().create_task(self.answer(on_new_message, incoming))

@@ -17,13 +17,12 @@ widget switches off, is switched back on so a ``javascript:`` link in a reply is
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import html
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -37,7 +36,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.paths import ROOT
+from bot.settings import ROOT
 
 logger = logging.getLogger(__name__)
 
@@ -140,11 +139,19 @@ def first_examples(nlu_dir: Path = NLU_DIR) -> dict[str, str]:
     return examples
 
 
+def example_claim() -> str:
+    """How a student states the first point of the thesis (its first training example)."""
+    from bot.essay.knowledge import load_knowledge
+
+    first = load_knowledge().narrative[0]
+    return first_examples().get(first.key, first.statement)
+
+
 @cache
 def page_context() -> dict[str, str]:
     """What the page shows, from knowledge/ and data/ (the code names no essay); read once per server."""
-    from bot.essay import load_essay
-    from bot.knowledge import load_knowledge
+    from bot.essay.knowledge import load_knowledge
+    from bot.essay.parse import load_essay
 
     essay, knowledge, said = load_essay(), load_knowledge(), first_examples()
     items = []
@@ -167,39 +174,6 @@ def page_context() -> dict[str, str]:
 def render_page(template: str, context: dict[str, str]) -> str:
     """Fill the page template; every value is already HTML-escaped."""
     return Template(template).substitute(context)
-
-
-def _scheduled(enter_room: Callable[..., Awaitable[Any]]) -> Callable[..., asyncio.Future]:
-    """The coroutine method as one that starts at once, whether or not the caller awaits it."""
-
-    def enter_now(*args: Any, **kwargs: Any) -> asyncio.Future:
-        return asyncio.ensure_future(enter_room(*args, **kwargs))
-
-    return enter_now
-
-
-def repair_socketio(channels: Iterable[InputChannel]) -> int:
-    """Make Rasa 3.6's socketio channel work on this stack; returns how many servers it changed.
-
-    Two faults leave the widget waiting for a reply that never comes:
-    python-socketio 5.18 made ``AsyncServer.enter_room`` a coroutine, which Rasa 3.6 calls
-    without ``await``, so with ``session_persistence`` a browser never joins its session's
-    room and every reply is sent to nobody; and Sanic 21.12's websockets fail on Python 3.11
-    (``asyncio.wait`` on bare coroutines), so a client that upgrades from long-polling drops.
-    The room join is scheduled as a task (still awaitable, should Rasa ever await it), and
-    clients are kept on long-polling.
-    """
-    changed = 0
-    for channel in channels:
-        sio = getattr(channel, "sio", None)
-        if not isinstance(channel, SocketIOInput) or sio is None:
-            continue
-        if asyncio.iscoroutinefunction(sio.enter_room):
-            sio.enter_room = _scheduled(sio.enter_room)
-        sio.eio.allow_upgrades = False
-        sio.eio.transports = ["polling"]
-        changed += 1
-    return changed
 
 
 def _unavailable(error: Exception) -> HTTPResponse:
@@ -226,7 +200,7 @@ class WebchatInput(InputChannel):
 
         @web.listener("before_server_start")
         async def repair(app: Any, _loop: Any) -> None:
-            if not repair_socketio(getattr(app.ctx, "input_channels", [])):
+            if not any(isinstance(channel, SocketIOInput) for channel in getattr(app.ctx, "input_channels", [])):
                 logger.error("the web chat needs the socketio channel in credentials.yml")
 
         @web.route("/", methods=["GET"])

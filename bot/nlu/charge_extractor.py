@@ -1,7 +1,7 @@
 """Recognise the charge-sheet item a student names, from the terms in ``knowledge/claims.yml``.
 
 A spaCy EntityRuler over lower-cased tokens finds phrasings DIET never saw in training
-("the Vecheka", "10th congress"); DIET's own ``charge`` entities are kept where the ruler
+(a variant spelling, an ordinal written as digits); DIET's own ``charge`` entities are kept where the ruler
 found nothing, and mapped to a known value or dropped.
 """
 
@@ -25,7 +25,7 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.knowledge import CLAIMS_FILE, load_knowledge
+from bot.essay.knowledge import CLAIMS_FILE, load_knowledge
 from bot.nlu.terms import TermMatcher
 
 

@@ -16,8 +16,7 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot import rasa_speed
-from bot.embeddings import VECTOR_KEY, pack, shared_encoder
+from bot.search.embeddings import VECTOR_KEY, pack, shared_encoder
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
@@ -54,8 +53,6 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         self.validate_config(config)
         super().__init__(name, config)
         self._encoder = shared_encoder()
-        rasa_speed.apply()  # every server that loads this model answers without Rasa's waste
-        rasa_speed.prepare_server()
 
     @classmethod
     def create(

@@ -2,7 +2,7 @@
 
 A term is a phrase matched on lower-cased spaCy tokens; a word ending in ``*`` matches any
 token it begins ("chek*" finds "chekists"). A cue is a list of word groups that must all
-occur in the message ("outlaw*" and "menshevik*"), for phrasings no fixed phrase foresees.
+occur in the message (a verb group and a noun group, say), for phrasings no fixed phrase foresees.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ import hashlib
 import random
 from pathlib import Path
 
-from bot.calibrate import FOLDS, REBUTTALS, Labelled, Memo, folds_of, load_rebuttals, score_pairs
-from bot.knowledge import Knowledge, load_knowledge
+from bot.essay.knowledge import Knowledge, load_knowledge
+from bot.scoring.calibrate import FOLDS, REBUTTALS, Labelled, Memo, folds_of, load_rebuttals, score_pairs
 
 __all__ = ["OOF_FILE", "main", "practice_matcher", "rebuttal_pairs"]
 
@@ -38,14 +38,14 @@ def rebuttal_pairs(rebuttals: list[Labelled], knowledge: Knowledge) -> list[tupl
 
 def practice_matcher(judge, shortlist: int | None = 3):
     """The matcher as practice rounds run it: sentences, pairs and the whole answer, judged."""
-    from bot.embeddings import shared_encoder
-    from bot.matcher import Matcher
+    from bot.scoring.matcher import Matcher
+    from bot.search.embeddings import shared_encoder
 
     return Matcher(Memo(shared_encoder()), judge=judge, shortlist=shortlist, whole_text=True)
 
 
 def main(base: Path, data_dir: Path, work: Path, seed: int, path: Path = REBUTTALS) -> tuple[Path, dict]:
-    from bot.essay import load_essay
+    from bot.essay.parse import load_essay
     from bot.scoring.argkp import load_split
     from bot.scoring.judge import Judge
     from bot.scoring.train import fit

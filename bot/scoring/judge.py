@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
@@ -17,11 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.paths import ROOT
+from bot.settings import JUDGE_DIR, offline
 
 __all__ = ["JUDGE_DIR", "Judge", "JudgeUnavailable", "check_judge", "shared_judge"]
 
-JUDGE_DIR = Path(os.environ.get("TUTOR_JUDGE_DIR", ROOT / "models" / "key-point-matcher"))
 MANIFEST = "manifest.json"
 BATCH = 64
 
@@ -76,7 +74,7 @@ class Judge:
         if self._model is None:
             with self._lock:
                 if self._model is None:
-                    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                    offline()
                     import torch
                     from sentence_transformers.cross_encoder import CrossEncoder
 

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.paths import BUILD_DIR, ROOT
 from bot.scoring.argkp import ArgKP, MapFigures, data_hashes, load_split, mean_average_precision
 from bot.scoring.judge import JUDGE_DIR, MANIFEST, Judge
+from bot.settings import ARGKP_DIR, BUILD_DIR, offline
 
 __all__ = ["DATA_DIR", "evaluate_on", "main"]
 
-DATA_DIR = Path(os.environ.get("TUTOR_ARGKP_DIR", ROOT.parent / "shared" / "data" / "argkp-2021"))
+DATA_DIR = ARGKP_DIR
 WORK_DIR = BUILD_DIR / "matcher-train"
 SEED = 42
 EPOCHS = 2
@@ -56,8 +56,8 @@ def evaluate_on(data: ArgKP, score) -> MapFigures:
 
 
 def _matcher_for(judge: Judge | None):
-    from bot.embeddings import shared_encoder
-    from bot.matcher import Matcher
+    from bot.scoring.matcher import Matcher
+    from bot.search.embeddings import shared_encoder
 
     return Matcher(shared_encoder(), judge=judge)
 
@@ -111,7 +111,7 @@ def _card(record: dict) -> str:
     checkpoints = "; ".join(f"{k}: {v['strict']:.3f} / {v['relaxed']:.3f}" for k, v in r["checkpoints"].items())
     a, one = r["adapt"], r["stage_one_dev"]
     adaptation = (
-        f"{a['rebuttals']} labelled rebuttals (`tests/data/rebuttals.yml`, each against every key point of its claim)"
+        f"{a['rebuttals']} labelled rebuttals (`eval/rebuttals.yml`, each against every key point of its claim)"
         f" x{a['repeat']} with {a['replay_argkp_pairs']} ArgKP train pairs replayed, {a['epochs']} epochs,"
         f" batch {a['batch']}, learning rate {a['learning_rate']}; {a['folds']}-fold out-of-fold scores kept in"
         " `rebuttals_oof.json` for `bot calibrate`"
@@ -189,7 +189,7 @@ def stage_one(data_dir: Path, work: Path, epochs: int, seed: int) -> tuple[Path,
 def main(data_dir: Path = DATA_DIR, out: Path = JUDGE_DIR, epochs: int = EPOCHS, seed: int = SEED,
          base: Path | None = None) -> int:
     """Stage 1 (ArgKP), or ``base`` as its result; then stage 2 (our rebuttals, cross-validated)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    offline()
     import torch
 
     from bot.scoring import adapt

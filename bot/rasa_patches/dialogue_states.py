@@ -1,0 +1,150 @@
+"""The policies' dialogue states, carried forward from turn to turn instead of rebuilt.
+
+Before every prediction each policy asks Rasa 3.6 for the dialogue state at every step of the
+conversation (``Domain.states_for_tracker_history``). Rasa replays the whole conversation into
+a fresh tracker to answer, about five times per message, so a reply's cost grows with the
+length of the conversation: 13 ms of a 47 ms reply at turn 200, for one student alone.
+
+The computation is a fold over the conversation's applied events. Here, per conversation, the
+fold's position is kept: the replayed tracker, the states so far and the two values Rasa
+carries from step to step. When the next call's applied events begin with the events already
+folded (same classes, same timestamps, in order) the fold goes on from there; anything else
+(another conversation, an undone turn, a restart, history replaced through the API) starts it
+again from nothing, exactly as Rasa would. Each caller gets its own copies of the states,
+since Rasa's featurizers edit the last one in place.
+
+``tests/test_dialogue_states.py`` checks the result against Rasa's own function on every
+prefix of every training conversation, with every combination of options.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.rasa_patches import Patch
+
+#: Conversations (times option sets) whose fold is kept; the least recently used goes first.
+MAX_FOLDS = 512
+
+_lock = threading.Lock()
+_folds: OrderedDict[tuple, _Fold] = OrderedDict()
+_MEMO = "_tutor_applied_events"
+_DOMAIN_KEY = "_tutor_fold_key"
+
+
+@dataclass
+class _Fold:
+    replay: Any
+    prints: list[tuple] = field(default_factory=list)
+    states: list[dict] = field(default_factory=list)
+    last_ml_action: Any = None
+    hidden: bool = False
+
+
+def _step(domain: Any, fold: _Fold, tracker: Any, hide_rule_turn: bool, options: tuple) -> tuple[Any, Any, bool]:
+    """One step of Rasa's loop: the state before an action (None if hidden), and the carried values."""
+    from rasa.shared.core.constants import PREVIOUS_ACTION
+
+    omit_unset_slots, ignore_rule_only_turns, rule_only_data = options
+    last_ml_action, hidden = fold.last_ml_action, fold.hidden
+    if ignore_rule_only_turns:
+        if not hidden:
+            last_ml_action = domain._get_prev_action_sub_state(tracker)
+        if not tracker.followup_action and tracker.latest_action_name != tracker.active_loop_name:
+            hidden = hide_rule_turn
+        if hidden:
+            return None, last_ml_action, hidden
+    state = domain.get_active_state(tracker, omit_unset_slots=omit_unset_slots)
+    if ignore_rule_only_turns:
+        domain._remove_rule_only_features(state, rule_only_data)
+        if fold.states:
+            domain._substitute_rule_only_user_input(state, fold.states[-1])
+        if last_ml_action:
+            state[PREVIOUS_ACTION] = last_ml_action
+    return domain._clean_state(state), last_ml_action, hidden
+
+
+def _applied_events(tracker: Any) -> tuple[list, list[tuple]]:
+    """Rasa's ``applied_events`` and their prints, worked out once per tracker and length.
+
+    The policies ask about the same tracker several times before it grows; working out which
+    events apply (undone turns, loops) walks the whole conversation each time.
+    """
+    events = tracker.events
+    mark = (id(events), len(events), id(events[-1]) if events else None)
+    memo = getattr(tracker, _MEMO, None)
+    if memo is None or memo[0] != mark:
+        applied = tracker.applied_events()
+        memo = (mark, applied, [(type(event), event.timestamp) for event in applied])
+        setattr(tracker, _MEMO, memo)  # goes when the tracker goes
+    return memo[1], memo[2]
+
+
+def _domain_key(domain: Any) -> str:
+    """A key of its own for each domain object, never reused by a domain loaded later (unlike ``id``)."""
+    key = domain.__dict__.get(_DOMAIN_KEY)
+    if key is None:
+        key = uuid.uuid4().hex
+        setattr(domain, _DOMAIN_KEY, key)
+    return key
+
+
+def _copy(state: dict) -> dict:
+    return {name: dict(sub) if isinstance(sub, dict) else sub for name, sub in state.items()}
+
+
+def states_for_tracker_history(
+    domain: Any,
+    tracker: Any,
+    omit_unset_slots: bool = False,
+    ignore_rule_only_turns: bool = False,
+    rule_only_data: dict[str, Any] | None = None,
+) -> list[dict]:
+    """What ``Domain.states_for_tracker_history`` returns, from the kept fold where it applies."""
+    from rasa.shared.core.events import ActionExecuted
+
+    applied, prints = _applied_events(tracker)
+    options = (omit_unset_slots, ignore_rule_only_turns, rule_only_data if ignore_rule_only_turns else None)
+    key = (
+        _domain_key(domain), tracker.sender_id, tracker.is_rule_tracker, tracker._max_event_history,
+        omit_unset_slots, ignore_rule_only_turns, json.dumps(options[2], sort_keys=True, default=str),
+    )
+    with _lock:
+        fold = _folds.pop(key, None)
+    if fold is None or len(fold.prints) > len(prints) or prints[: len(fold.prints)] != fold.prints:
+        fold = _Fold(replay=tracker.init_copy())
+    for event in applied[len(fold.prints):]:
+        if isinstance(event, ActionExecuted):
+            state, fold.last_ml_action, fold.hidden = _step(domain, fold, fold.replay, event.hide_rule_turn, options)
+            if state is not None:
+                fold.states.append(state)
+        fold.replay.update(event)
+    fold.prints = prints
+    final, _, _ = _step(domain, fold, fold.replay, False, options)  # not carried: the next event decides
+    result = [_copy(state) for state in fold.states]
+    if final is not None:
+        result.append(_copy(final))  # its parts belong to the kept replay tracker
+    with _lock:
+        _folds[key] = fold
+        while len(_folds) > MAX_FOLDS:
+            _folds.popitem(last=False)
+    return result
+
+
+def _replace(_original: Callable[..., list]) -> Callable[..., list]:
+    return states_for_tracker_history
+
+
+def forget() -> None:
+    """Drop every kept fold (a test's fresh start)."""
+    with _lock:
+        _folds.clear()
+
+
+PATCHES = [Patch("dialogue_states", "rasa.shared.core.domain:Domain.states_for_tracker_history", "035111ce73ac90ba", _replace)]

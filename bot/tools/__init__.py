@@ -1,0 +1,1 @@
+"""Developer tools behind make: held-out evaluation, benchmarks and data validation."""

@@ -1,0 +1,1 @@
+"""The tutor itself: answering a claim with the essay's focused passage, practice rounds and their feedback."""
