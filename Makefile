@@ -16,7 +16,7 @@ export PYTHONWARNINGS := ignore
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help setup train index run test lint validate eval bench compare report clean train-matcher
+.PHONY: help setup train index run test test-fast lint validate eval bench compare report clean train-matcher
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -75,6 +75,10 @@ validate: setup ## rasa data validate (responses used by actions are not reporte
 test: train ## set up, train if needed, lint, validate the data and run every test
 	$(MAKE) --no-print-directory lint validate
 	$(PY) -m pytest
+
+test-fast: index ## lint and the unit tests: no servers, no trained model (the edit-test loop; about a minute)
+	$(VENV)/bin/ruff check bot actions tests
+	$(PY) -m pytest -q -m "not e2e and not model"
 
 eval: train ## held-out NLU and passage figures; the matcher on ArgKP dev and on our labelled rebuttals
 	$(PY) -m bot eval

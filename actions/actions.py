@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.search.embeddings import VECTOR_KEY, unpack
 from bot.tutoring import replies
+from bot.tutoring.results import HISTORY_SLOT, RESULT_SLOT, PracticeResult, read_history
 from bot.tutoring.tutor import Tutor, shared_tutor
 
 DomainDict = dict[str, Any]
@@ -260,7 +261,7 @@ class ActionArgueThesis(Action):
 
 
 def _practised(tracker: Tracker) -> set[str]:
-    return {a.get("claim") for a in tracker.get_slot("practice_history") or [] if a.get("claim")}
+    return {a.claim for a in read_history(tracker.get_slot(HISTORY_SLOT)) if a.claim}
 
 
 def _label(position) -> str:
@@ -376,11 +377,11 @@ class ActionScorePractice(Action):
                 dispatcher.utter_message(response=move.response(), number=move.number, sentence=move.sentence,
                                          source=move.source)
         dispatcher.utter_message(response="utter_practice_next", retry=position.key)
-        result = feedback.result()
-        history = [*(tracker.get_slot("practice_history") or []), result]
+        result = feedback.result().as_slot()
+        history = [*(tracker.get_slot(HISTORY_SLOT) or []), result]
         return [
-            SlotSet("practice_result", result),
-            SlotSet("practice_history", history),
+            SlotSet(RESULT_SLOT, result),
+            SlotSet(HISTORY_SLOT, history),
             SlotSet("practice_answer", []),
             SlotSet("practice_done", None),
         ]
@@ -414,13 +415,13 @@ class ActionEndProsecution(Action):
             raised="\n".join(f"✓ {_label(p)}" for p in raised) or "(none)",
             missing="\n".join(f"- {_label(p)}" for p in missing) or "(nothing: a complete case)",
         )
-        result = {"mode": "prosecute", "raised": [p.key for p in raised], "missed_points": [p.key for p in missing]}
-        history = [*(tracker.get_slot("practice_history") or []), result]
+        result = PracticeResult.prosecution([p.key for p in raised], [p.key for p in missing]).as_slot()
+        history = [*(tracker.get_slot(HISTORY_SLOT) or []), result]
         return [
             SlotSet("practice_mode", None),
             SlotSet("prosecution_raised", []),
-            SlotSet("practice_result", result),
-            SlotSet("practice_history", history),
+            SlotSet(RESULT_SLOT, result),
+            SlotSet(HISTORY_SLOT, history),
         ]
 
 
@@ -434,7 +435,7 @@ class ActionShowProgress(Action):
         from bot.tutoring.practice import progress_lines
 
         lines, count = progress_lines(
-            tracker.get_slot("practice_history") or [], shared_tutor().knowledge, replies.templates(domain)
+            read_history(tracker.get_slot(HISTORY_SLOT)), shared_tutor().knowledge, replies.templates(domain)
         )
         if not count:
             dispatcher.utter_message(response="utter_progress_none")

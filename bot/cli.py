@@ -231,7 +231,7 @@ def _report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from bot.essay.knowledge import load_knowledge
-    from bot.report.page import ReportError, build_report, default_salt, load_attempts, shown_url
+    from bot.report import ReportError, build_report, default_salt, load_attempts, shown_url
 
     try:
         attempts = load_attempts(args.db)

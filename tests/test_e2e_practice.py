@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from bot.essay.knowledge import load_knowledge
-from bot.report.page import build_report, load_attempts
+from bot.report import build_report, load_attempts
 
 pytestmark = pytest.mark.e2e
 

@@ -214,6 +214,7 @@ def agent():
 MESSAGES = ["hello", "Lenin was a dictator from day one", "what sources does the essay use?", "zzzz qqq", ""]
 
 
+@pytest.mark.model
 def test_parse_message_in_a_worker_thread_gives_rasas_parse(agent):
     from rasa.core.channels.channel import UserMessage
     from rasa.core.processor import MessageProcessor

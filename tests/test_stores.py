@@ -95,6 +95,7 @@ def test_the_command_exits_1_with_the_setting_named():
     assert f"TUTOR_REDIS_PORT={port}" in result.stderr
 
 
+@pytest.mark.model  # serve checks the model before the stores
 def test_serve_refuses_to_start_on_an_unreachable_store(tmp_path):
     port = free_port()
     result = subprocess.run(

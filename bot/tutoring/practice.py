@@ -16,6 +16,7 @@ import numpy as np
 from bot.essay.knowledge import KeyPoint, Position
 from bot.essay.parse import Block
 from bot.scoring.matcher import Assessment, Matcher, load_scoring, split_sentences
+from bot.tutoring.results import PracticeResult
 from bot.tutoring.tutor import Tutor, shared_tutor
 
 EVIDENCE_SHORTLIST = 8
@@ -44,18 +45,18 @@ class Feedback:
     made: list[tuple[KeyPoint, str]]
     missed: list[tuple[KeyPoint, Evidence | None]]
 
-    def result(self, mode: str = "defend") -> dict:
-        """The attempt as stored in the tracker (``practice_result``) and read by the report."""
-        return {
-            "claim": self.position.key,
-            "mode": mode,
-            "score": 0 if self.assessment.copied else self.assessment.score,
-            "total": self.assessment.total,
-            "made": [kp.id for kp, _ in self.made],
-            "missed": [kp.id for kp, _ in self.missed],
-            "copied": self.assessment.copied,
-            "off_topic": self.assessment.off_topic or self.assessment.empty,
-        }
+    def result(self, mode: str = "defend") -> PracticeResult:
+        """The round as the tracker keeps it and the teacher report reads it."""
+        return PracticeResult.defence(
+            self.position.key,
+            0 if self.assessment.copied else self.assessment.score,
+            self.assessment.total,
+            [kp.id for kp, _ in self.made],
+            [kp.id for kp, _ in self.missed],
+            copied=self.assessment.copied,
+            off_topic=self.assessment.off_topic or self.assessment.empty,
+            mode=mode,
+        )
 
 
 class Practice:
@@ -242,22 +243,22 @@ def missed_lines(feedback: Feedback, templates: Mapping[str, str]) -> str:
     return "\n".join(lines)
 
 
-def progress_lines(history: list[dict], knowledge, templates: Mapping[str, str]) -> tuple[str, int]:
+def progress_lines(history: list[PracticeResult], knowledge, templates: Mapping[str, str]) -> tuple[str, int]:
     """Best score per practised claim, in the narrative's order; and how many were practised."""
-    best: dict[str, dict] = {}
+    best: dict[str, PracticeResult] = {}
     for attempt in history:
-        if attempt.get("mode") != "defend" or "claim" not in attempt:
+        if attempt.mode != "defend" or not attempt.claim:
             continue
-        current = best.get(attempt["claim"])
-        if current is None or attempt["score"] > current["score"]:
-            best[attempt["claim"]] = attempt
+        current = best.get(attempt.claim)
+        if current is None or (attempt.score or 0) > (current.score or 0):
+            best[attempt.claim] = attempt
     lines = []
     for key, position in {**knowledge.claims, **knowledge.charges}.items():
         if key in best:
             label = f"Point {position.point}: {position.title}" if position.point else position.title
-            attempts = sum(1 for a in history if a.get("claim") == key)
+            attempts = sum(1 for a in history if a.claim == key)
             line = templates["utter_progress_line_one" if attempts == 1 else "utter_progress_line"]
-            lines.append(line.format(label=label, score=best[key]["score"], total=best[key]["total"], attempts=attempts))
+            lines.append(line.format(label=label, score=best[key].score, total=best[key].total, attempts=attempts))
     return "\n".join(lines), len(best)
 
 
