@@ -233,13 +233,24 @@ def _report(args: argparse.Namespace) -> int:
     from bot.essay.knowledge import load_knowledge
     from bot.report import ReportError, build_report, default_salt, load_attempts, shown_url
 
+    if args.db is None:
+        from bot.server.stores import database_url
+
+        args.db = database_url()
+    title, hash_ids = "Debate practice report", args.hash_ids
     try:
-        attempts = load_attempts(args.db)
+        if args.class_id is None:
+            attempts = load_attempts(args.db)
+        else:
+            from bot.classroom.reports import class_attempts
+
+            classroom, attempts = class_attempts(args.db, args.class_id)
+            title, hash_ids = f"Debate practice report: {classroom.title}", hash_ids or classroom.pseudonymise
     except ReportError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     salt = args.salt or default_salt()
-    page = build_report(attempts, load_knowledge(), Path(args.out), args.hash_ids, salt, source=shown_url(args.db))
+    page = build_report(attempts, load_knowledge(), Path(args.out), hash_ids, salt, source=shown_url(args.db), title=title)
     print(f"{len(attempts)} practice rounds of {len({a.student for a in attempts})} students -> {page}")
     return 0
 
@@ -338,13 +349,83 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--out", default=str(INDEX_DIR.parent / "report"), help="output folder (default build/report)")
     report.add_argument(
         "--db",
-        default=f"sqlite:///{INDEX_DIR.parent / 'tracker.db'}",
-        help="SQLAlchemy URL of the tracker store (default: the SQLite file of `make run`)",
+        default=None,
+        help="SQLAlchemy URL of the tracker store (default: the database of the chosen endpoints file, as `make run` uses)",
     )
+    report.add_argument("--class", dest="class_id", type=int, help="only this class's students, since they joined")
     report.add_argument("--hash-ids", action="store_true", help="replace student ids by salted SHA-256 pseudonyms")
     report.add_argument("--salt", help="salt for --hash-ids (default $TUTOR_REPORT_SALT, else a fixed project string)")
     report.set_defaults(run=_report)
+
+    teacher = commands.add_parser("teacher", help="teacher accounts (prints the token once)")
+    teacher_commands = teacher.add_subparsers(dest="action", required=True)
+    add = teacher_commands.add_parser("add", help="create a teacher and print `token: TOKEN`")
+    add.add_argument("--name", required=True)
+    add.add_argument("--reset", action="store_true", help="issue a new token for an existing teacher")
+    add.add_argument("--db", default=None, help="SQLAlchemy URL (default: the conversations' database)")
+    add.set_defaults(run=_teacher_add)
+
+    classes = commands.add_parser("classes", help="classes and their join codes")
+    class_commands = classes.add_subparsers(dest="action", required=True)
+    create = class_commands.add_parser("create", help="create a class and print `join code: CODE`")
+    create.add_argument("--teacher", required=True)
+    create.add_argument("--title", required=True)
+    create.add_argument("--hash-ids", action="store_true", help="show students as salted pseudonyms on its pages and CSV")
+    create.add_argument("--db", default=None)
+    create.set_defaults(run=_classes_create)
+    listing = class_commands.add_parser("list", help="a teacher's classes: id, join code, students, title")
+    listing.add_argument("--teacher", required=True)
+    listing.add_argument("--db", default=None)
+    listing.set_defaults(run=_classes_list)
     return top
+
+
+def _classroom_engine(url: str | None):
+    from bot.classroom import db
+
+    return db.engine_for(url or db.database_url())
+
+
+def _teacher_add(args: argparse.Namespace) -> int:
+    from bot.classroom import accounts
+
+    engine = _classroom_engine(args.db)
+    try:
+        token = accounts.reset_token(engine, args.name) if args.reset else accounts.add_teacher(engine, args.name)
+    except accounts.ClassroomError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"teacher: {args.name.strip()}")
+    print(f"token: {token}")
+    print("Shown once: only a hash of it is kept. Sign in at /teacher/ on the tutor's server.", file=sys.stderr)
+    return 0
+
+
+def _classes_create(args: argparse.Namespace) -> int:
+    from bot.classroom import accounts
+
+    try:
+        made = accounts.create_class(_classroom_engine(args.db), args.teacher, args.title, pseudonymise=args.hash_ids)
+    except accounts.ClassroomError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"class: {made.id} {made.title}")
+    print(f"join code: {made.shown_code}")
+    return 0
+
+
+def _classes_list(args: argparse.Namespace) -> int:
+    from bot.classroom import accounts
+
+    engine = _classroom_engine(args.db)
+    try:
+        owner = accounts.teacher_named(engine, args.teacher)
+    except accounts.ClassroomError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for c in accounts.classes_of(engine, owner.id):
+        print(f"{c.id}\t{c.shown_code}\t{c.students} students\t{c.title}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

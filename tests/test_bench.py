@@ -84,3 +84,11 @@ def test_a_server_that_is_not_there_is_a_failure_not_a_crash():
 def test_peak_memory_is_read_from_proc():
     assert peak_rss_mb(os.getpid()) > 10
     assert peak_rss_mb(2**22 + 12345) == 0.0
+
+
+def test_growth_is_the_last_turns_mean_over_the_first_turns_mean():
+    from bot.tools.bench import ServerFigures
+
+    figures = ServerFigures("x", 1.0, {}, {}, long=[10.0] * 20 + [99.0] * 10 + [15.0] * 20)
+    assert figures.growth() == pytest.approx(1.5)
+    assert ServerFigures("x", 1.0, {}, {}, long=[1.0] * 39).growth() is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -61,6 +62,9 @@ def test_serve_starts_both_servers_and_ctrl_c_stops_both(tmp_path):
     output = log.read_text()
     assert launcher.returncode == 0, output
     assert "The debate tutor is ready" in output and f"http://127.0.0.1:{port}/webhooks/rest/webhook" in output
+    # The console shows the tutor's own progress and names the full logs; the servers' chatter is in them.
+    assert "Full server logs:" in output and "the action server is up" in output
+    assert not re.search(r"Warning|GET /status|INFO ", output), output
     assert not up(f"http://127.0.0.1:{port}/") and not up(f"http://127.0.0.1:{action_port}/health")
     assert (tmp_path / "tracker.db").is_file()
 

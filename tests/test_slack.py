@@ -454,3 +454,19 @@ def test_each_slack_user_is_a_separate_student(slack, fake_slack):
     assert ann_tracker["slots"]["raised_points"] == ["claim_authoritarian_personality"]
     assert bob_tracker["slots"]["raised_points"] == ["claim_leninist_regimes"]
     assert ann_tracker["latest_input_channel"] == "slack"
+
+
+@pytest.mark.e2e
+def test_a_student_joins_a_class_from_slack(slack, slack_assistant, fake_slack):
+    from bot.classroom import accounts, db
+
+    engine = db.engine_for(f"sqlite:///{slack_assistant.tracker_db}")
+    name = f"slack-teacher-{uuid.uuid4().hex[:6]}"
+    accounts.add_teacher(engine, name)
+    room = accounts.create_class(engine, name, "Slack Seminar")
+    student = user()
+    payload = event(f"join {room.shown_code}", user=student, kind="message", channel_type="im")
+    assert send_event(slack, payload)[0] == 200
+    (post,) = fake_slack.wait(payload["event"]["ts"], count=1)
+    assert "You've joined the class Slack Seminar" in (section_text(post) or post["text"])
+    assert [m.sender_id for m in accounts.members(engine, room.id)] == [f"slack:{TEAM}:{student}"]

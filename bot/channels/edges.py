@@ -13,6 +13,8 @@ from typing import Any
 import yaml
 from rasa.core.channels.channel import OutputChannel, UserMessage
 
+from bot.classroom.joining import answer as join_answer
+from bot.classroom.joining import join_request
 from bot.settings import ROOT
 
 logger = logging.getLogger(__name__)
@@ -51,6 +53,16 @@ def screen(text: str) -> Screened:
     if len(cleaned) > MAX_MESSAGE_CHARS:
         return Screened("", response("utter_too_long", limit=MAX_MESSAGE_CHARS))
     return Screened(cleaned)
+
+
+async def before_nlu(sender_id: str, text: str) -> Screened:
+    """The screening, then ``join CODE`` answered here: the same in every channel."""
+    screened = screen(text)
+    if screened.reply is None:
+        code = join_request(screened.text)
+        if code is not None:
+            return Screened("", await join_answer(sender_id, code))
+    return screened
 
 
 def unreachable() -> str:
@@ -92,7 +104,7 @@ def guarded(on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Callable
     """Wrap a channel's message handler with the screening and the never-silent reply."""
 
     async def handle(message: UserMessage) -> None:
-        screened = screen(message.text or "")
+        screened = await before_nlu(message.sender_id, message.text or "")
         if screened.reply is not None:
             await message.output_channel.send_text_message(message.sender_id, screened.reply)
             return

@@ -12,7 +12,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.edges import failure_reply, screen, unreachable
+from bot.channels.edges import before_nlu, failure_reply, unreachable
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class TutorRestInput(InputChannel):
             body, error = parse_body(request.body)
             if error is not None:
                 return error
-            screened = screen(body["message"])
+            screened = await before_nlu(body["sender"], body["message"])
             if screened.reply is not None:
                 return response.json([{"recipient_id": body["sender"], "text": screened.reply}])
             collector = CollectingOutputChannel()

@@ -31,7 +31,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import mrkdwn
-from bot.channels.edges import failure_reply, screen, unreachable
+from bot.channels.edges import before_nlu, failure_reply, unreachable
 
 logger = logging.getLogger(__name__)
 
@@ -365,7 +365,7 @@ class SlackChannel(InputChannel):
         output = SlackOutput(self.api, incoming.channel, incoming.thread_ts)
         failure: Exception | None = None
         try:
-            screened = screen(incoming.text)
+            screened = await before_nlu(incoming.sender_id, incoming.text)
             if screened.reply is not None:
                 await output.send_text_message(incoming.sender_id, screened.reply)
                 return

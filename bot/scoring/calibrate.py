@@ -64,7 +64,7 @@ class Pair:
 
 
 @dataclass(frozen=True)
-class Figures:
+class Counts:
     tp: int
     fp: int
     fn: int
@@ -103,7 +103,7 @@ def check_labels(rebuttals: list[Labelled], knowledge: Knowledge) -> list[str]:
     return problems
 
 
-def passages_of(knowledge: Knowledge, claim: str, essay: Essay) -> dict[str, str]:
+def claim_passage_texts(knowledge: Knowledge, claim: str, essay: Essay) -> dict[str, str]:
     """The passages a student is shown for a claim, with the quotations they introduce: what could be copied."""
     out = {}
     for block_id in knowledge.claims[claim].passages:
@@ -131,7 +131,7 @@ def score_pairs(matcher: Matcher, rebuttals: list[Labelled], knowledge: Knowledg
     pairs, relevance, copied = [], [], []
     for i, r in enumerate(rebuttals):
         points = {kp.id: kp.text for kp in knowledge.claims[r.claim].key_points}
-        passages = passages_of(knowledge, r.claim, essay) if essay is not None else ()
+        passages = claim_passage_texts(knowledge, r.claim, essay) if essay is not None else ()
         assessment = matcher.assess(r.text, points, threshold=1.0, essay_passages=passages, off_topic_floor=0.0)
         pairs.extend(Pair(i, r.claim, kp, result.score, kp in r.makes) for kp, result in assessment.points.items())
         relevance.append(assessment.relevance)
@@ -140,18 +140,18 @@ def score_pairs(matcher: Matcher, rebuttals: list[Labelled], knowledge: Knowledg
     return Scored(pairs, relevance, copied)
 
 
-def figures(pairs: list[Pair], threshold: float) -> Figures:
+def figures(pairs: list[Pair], threshold: float) -> Counts:
     tp = sum(p.gold and p.score >= threshold for p in pairs)
     fp = sum(not p.gold and p.score >= threshold for p in pairs)
     fn = sum(p.gold and p.score < threshold for p in pairs)
-    return Figures(tp, fp, fn)
+    return Counts(tp, fp, fn)
 
 
-def sweep(pairs: list[Pair], thresholds: list[float] = SWEEP) -> list[tuple[float, Figures]]:
+def sweep(pairs: list[Pair], thresholds: list[float] = SWEEP) -> list[tuple[float, Counts]]:
     return [(t, figures(pairs, t)) for t in thresholds]
 
 
-def choose(curve: list[tuple[float, Figures]]) -> float:
+def choose(curve: list[tuple[float, Counts]]) -> float:
     """The threshold of best micro-F1; among equals, the middle one of the best run."""
     best = max(f.f1 for _, f in curve)
     tied = [t for t, f in curve if abs(f.f1 - best) < 1e-12]
@@ -168,7 +168,7 @@ def folds_of(rebuttals: list[Labelled], folds: int = FOLDS) -> list[int]:
     return out
 
 
-def cross_validate(pairs: list[Pair], fold: list[int], folds: int = FOLDS) -> tuple[Figures, list[float]]:
+def cross_validate(pairs: list[Pair], fold: list[int], folds: int = FOLDS) -> tuple[Counts, list[float]]:
     tp = fp = fn = 0
     chosen = []
     for k in range(folds):
@@ -178,11 +178,11 @@ def cross_validate(pairs: list[Pair], fold: list[int], folds: int = FOLDS) -> tu
         chosen.append(threshold)
         held = figures(test, threshold)
         tp, fp, fn = tp + held.tp, fp + held.fp, fn + held.fn
-    return Figures(tp, fp, fn), chosen
+    return Counts(tp, fp, fn), chosen
 
 
-def per_point(pairs: list[Pair], threshold: float) -> dict[str, tuple[Figures, int]]:
-    """Figures and positive count of each key point, in claims-file order."""
+def per_point(pairs: list[Pair], threshold: float) -> dict[str, tuple[Counts, int]]:
+    """Counts and positives of each key point, in claims-file order."""
     grouped: dict[str, list[Pair]] = defaultdict(list)
     for p in pairs:
         grouped[p.point].append(p)
@@ -192,12 +192,12 @@ def per_point(pairs: list[Pair], threshold: float) -> dict[str, tuple[Figures, i
 @dataclass
 class Calibration:
     threshold: float
-    in_sample: Figures
-    cross_validated: Figures
+    in_sample: Counts
+    cross_validated: Counts
     fold_thresholds: list[float]
-    curve: list[tuple[float, Figures]]
-    points: dict[str, tuple[Figures, int]]
-    claims: dict[str, Figures]
+    curve: list[tuple[float, Counts]]
+    points: dict[str, tuple[Counts, int]]
+    claims: dict[str, Counts]
     rebuttals: int
     pairs: int
     least_relevant: float
@@ -277,7 +277,7 @@ def twins(matcher: Matcher, knowledge: Knowledge, threshold: float) -> list[tupl
     return sorted(out, key=lambda t: -t[2])
 
 
-def report(result: Calibration) -> str:
+def calibration_text(result: Calibration) -> str:
     lines = [f"{result.rebuttals} rebuttals, {result.pairs} (rebuttal, key point) pairs"]
     lines.append("threshold  precision  recall  F1")
     for t, f in result.curve:
@@ -371,7 +371,7 @@ def main(
         print(f"note: no out-of-fold scores for {data} beside {judge.folder}: figures are in-sample"
               " (`make train-matcher` makes them)", file=sys.stderr)
     result = calibrate(matcher, rebuttals, knowledge, essay, held_out)
-    print(report(result))
+    print(calibration_text(result))
     if held_out is not None:
         print("(threshold, per-point table and cross-validated figures from out-of-fold scores:"
               " each rebuttal judged by a model trained without it)")

@@ -18,6 +18,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,6 +76,7 @@ class Assistant:
     endpoints: Path = field(default_factory=endpoints_file)
     credentials: Path = ROOT / "credentials.yml"
     log_dir: Path | None = None
+    progress: Callable[[str], None] | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
@@ -92,6 +94,7 @@ class Assistant:
             {
                 "TUTOR_ACTION_URL": f"{self.action_url}/webhook",
                 "TUTOR_TRACKER_DB": str(self.tracker_db),
+                "TUTOR_ENDPOINTS": str(self.endpoints),
                 "SANIC_HOST": "127.0.0.1",
                 **settings.QUIET,
                 **settings.OFFLINE,
@@ -125,6 +128,13 @@ class Assistant:
 
         check(self.environment())
 
+    def migrate(self) -> None:
+        """Bring the classroom's tables in the conversations' database to the newest revision."""
+        from bot.classroom import db
+
+        self.tracker_db.parent.mkdir(parents=True, exist_ok=True)
+        db.engine_for(db.database_url(self.environment())).dispose()
+
     def _spawn(self, name: str, command: list[str]) -> None:
         output = None
         if self.log_dir:
@@ -157,13 +167,19 @@ class Assistant:
         check_model(self.model)
         check_judge()
         self.check_stores()
+        self.migrate()
         self.tracker_db.parent.mkdir(parents=True, exist_ok=True)
         self.start_actions()
         self.start_rasa()
         self.wait_ready(timeout)
 
+    def _say(self, text: str) -> None:
+        if self.progress is not None:
+            self.progress(text)
+
     def wait_ready(self, timeout: float = 240.0) -> None:
         deadline = time.monotonic() + timeout
+        said: set[str] = set()
         while time.monotonic() < deadline:
             for name, process in self.processes.items():
                 if process.poll() is not None:
@@ -172,7 +188,12 @@ class Assistant:
                         f"the {name} server exited with code {process.returncode} while starting"
                         + self._log_tail(name)
                     )
-            if _get(f"{self.action_url}/health") == 200 and self.rasa_ready():
+            actions_up = _get(f"{self.action_url}/health") == 200
+            if actions_up and "actions" not in said:
+                said.add("actions")
+                self._say("  the action server is up (essay, index, matcher loaded)")
+            if actions_up and self.rasa_ready():
+                self._say("  the Rasa server is up; warming the models")
                 self.warm()
                 return
             time.sleep(0.5)
@@ -223,7 +244,10 @@ def main(
     tracker_db: str | None = None,
     model: str | None = None,
 ) -> int:
-    assistant = Assistant(host=host, port=port, action_port=action_port)
+    logs = BUILD_DIR / "logs"
+    assistant = Assistant(
+        host=host, port=port, action_port=action_port, log_dir=logs, progress=lambda text: print(text, flush=True)
+    )
     if model:
         assistant.model = Path(model).resolve()
     if tracker_db:
@@ -240,7 +264,11 @@ def main(
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    print(f"Starting the debate tutor (action server on :{action_port}, Rasa on :{port}); this takes about a minute...")
+    print(
+        f"Starting the debate tutor (action server on :{action_port}, Rasa on :{port}); this takes about a minute.\n"
+        f"  Full server logs: {logs / 'actions.log'} and {logs / 'rasa.log'}",
+        flush=True,
+    )
     try:
         assistant.start()
     except (StoreUnavailable, ModelUnavailable, JudgeUnavailable) as error:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.settings import ROOT, SCALE_DEFAULTS, endpoints_choice
+from bot.settings import BUILD_DIR, ROOT, SCALE_DEFAULTS, endpoints_choice
 
 SQLITE_ENDPOINTS = ROOT / "endpoints.yml"
 POSTGRES_ENDPOINTS = ROOT / "endpoints.postgres.yml"
@@ -157,3 +157,25 @@ def check(env: Mapping[str, str] | None = None, timeout: float = 5.0) -> str:
         f"{endpoints.name}: PostgreSQL {stores.db_host}:{stores.db_port}/{stores.db_name} and "
         f"Redis {stores.redis_host}:{stores.redis_port}/{stores.redis_db} reachable"
     )
+
+
+def database_url(env: Mapping[str, str] | None = None) -> str:
+    """The SQLAlchemy URL of the conversations' database, as the chosen endpoints file configures it.
+
+    The classroom's tables live there too, so the teacher's pages, the CLI and the tracker
+    store always read one database.
+    """
+    import sqlalchemy as sa
+
+    env = os.environ if env is None else env
+    if uses_scale_stores(endpoints_file(env)):
+        filled = with_defaults(env)
+        return sa.engine.URL.create(
+            "postgresql",
+            username=filled["TUTOR_DB_USER"] or None,
+            password=filled["TUTOR_DB_PASSWORD"] or None,
+            host=filled["TUTOR_DB_HOST"],
+            port=int(filled["TUTOR_DB_PORT"]),
+            database=filled["TUTOR_DB_NAME"],
+        ).render_as_string(hide_password=False)
+    return f"sqlite:///{Path(env.get('TUTOR_TRACKER_DB') or BUILD_DIR / 'tracker.db').resolve()}"

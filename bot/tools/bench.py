@@ -219,12 +219,19 @@ def _load_both(url: str, turns: list[dict], openers: list[str], users: int) -> d
 
 
 @dataclass
-class Figures:
+class ServerFigures:
     name: str
     start_seconds: float
     loads: dict[int, Load]
     rss: dict[str, float]
     long: list[float] = field(default_factory=list)
+    init_seconds: float | None = None  # the starter bot's `rasa init`, which trains
+
+    def growth(self, turns: int = 20) -> float | None:
+        """Mean latency of the last ``turns`` of the long conversation over that of its first ``turns``."""
+        if len(self.long) < 2 * turns:
+            return None
+        return (sum(self.long[-turns:]) / turns) / max(1e-9, sum(self.long[:turns]) / turns)
 
 
 LONG_ROUNDS = 10
@@ -236,7 +243,7 @@ def long_conversation(url: str, turns: list[dict], openers: list[str], rounds: i
     return run_load(url, [messages]).timings
 
 
-def bench_tutor(script: dict, users: int, postgres: bool = False) -> Figures:
+def bench_tutor(script: dict, users: int, postgres: bool = False) -> ServerFigures:
     """Our servers as `make run` starts them (SQLite), or on PostgreSQL + Redis."""
     from bot.server.serve import Assistant, free_port
     from bot.server.stores import POSTGRES_ENDPOINTS
@@ -267,7 +274,7 @@ def bench_tutor(script: dict, users: int, postgres: bool = False) -> Figures:
         assistant.stop()
         if postgres:
             _drop_database(database)
-    return Figures(name, start_seconds, loads, rss, long)
+    return ServerFigures(name, start_seconds, loads, rss, long)
 
 
 def _drop_database(name: str) -> None:
@@ -299,7 +306,7 @@ def _wait_for(url: str, process: subprocess.Popen, timeout: float = 300) -> None
     raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
 
 
-def bench_starter(script: dict, users: int) -> Figures:
+def bench_starter(script: dict, users: int) -> ServerFigures:
     """Rasa's own starter bot (`rasa init --no-prompt`, same Rasa), loaded the same way."""
     from bot.server.serve import free_port
 
@@ -312,7 +319,8 @@ def bench_starter(script: dict, users: int) -> Figures:
             [sys.executable, "-m", "rasa", "init", "--no-prompt", "--init-dir", str(folder)],
             cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, check=True,
         )
-        line("starter bot: rasa init (incl. training)", f"{time.perf_counter() - started:.0f} s")
+        init_seconds = time.perf_counter() - started
+        line("starter bot: rasa init (incl. training)", f"{init_seconds:.0f} s")
         port = free_port()
         process = subprocess.Popen(
             [sys.executable, "-m", "rasa", "run", "--enable-api", "--interface", "127.0.0.1", "--port", str(port)],
@@ -333,10 +341,10 @@ def bench_starter(script: dict, users: int) -> Figures:
     finally:
         log.close()
         shutil.rmtree(folder, ignore_errors=True)
-    return Figures("Rasa starter bot", start_seconds, loads, rss)
+    return ServerFigures("Rasa starter bot", start_seconds, loads, rss, init_seconds=init_seconds)
 
 
-def report(figures: Figures, users: int) -> None:
+def print_server(figures: ServerFigures, users: int) -> None:
     print(f"{figures.name}")
     line("start to ready (model already trained)", f"{figures.start_seconds:.1f} s")
     for n, result in figures.loads.items():
@@ -393,7 +401,7 @@ def bench_make_run() -> None:
     line("make run to first answer", f"{answered:.1f} s" if answered else "no answer")
 
 
-def bench_train() -> None:
+def bench_train() -> float:
     """`rasa train` from scratch: Rasa's training cache pointed at an empty folder."""
     with tempfile.TemporaryDirectory() as folder:
         env = {**os.environ, "RASA_CACHE_DIRECTORY": str(Path(folder) / "cache")}
@@ -404,6 +412,7 @@ def bench_train() -> None:
         )
         elapsed = time.perf_counter() - started
     line("rasa train from scratch", f"{elapsed:.0f} s" + ("" if result.returncode == 0 else " (failed)"))
+    return elapsed
 
 
 def main(rest: bool = True, users: int = 8, starter: bool = True, postgres: bool = True, train: bool = True) -> int:
@@ -415,22 +424,28 @@ def main(rest: bool = True, users: int = 8, starter: bool = True, postgres: bool
     print(f"\nREST load: {users} students at once, {len(script['tutor'])} turns each "
           "(claims, follow-ups, a practice round)")
     ours = bench_tutor(script, users)
-    report(ours, users)
+    print_server(ours, users)
     rows = [ours]
     if postgres:
         rows.append(bench_tutor(script, users, postgres=True))
-        report(rows[-1], users)
+        print_server(rows[-1], users)
     if starter:
         theirs = bench_starter(script, users)
-        report(theirs, users)
+        print_server(theirs, users)
         ratio = percentile(ours.loads[users].timings, 95) / max(1e-9, percentile(theirs.loads[users].timings, 95))
-        print("\nSide by side (targets: ratio at most 1.5, at least 20 replies/s, action server under 1500 MB)")
+        print("\nSide by side (targets: ratio at most 1.5, at least 20 replies/s, action server under 1 GB)")
         line(f"p95 with {users} users: ours / starter bot", f"{ratio:.2f}")
+        line("start to ready: ours / starter bot (target at most 1.1)", f"{ours.start_seconds / theirs.start_seconds:.2f}")
     for row in rows:
         line(f"{row.name}: replies/s with {users} users", f"{row.loads[users].rate:.1f}")
         line(f"{row.name}: action server peak", f"{row.rss.get('actions', 0):.0f} MB")
+    growth = ours.growth()
+    if growth is not None:
+        line("last 20 turns / first 20 turns of one conversation (target at most 1.2)", f"{growth:.2f}")
     print("\nStart-up and training")
     bench_make_run()
     if train:
-        bench_train()
+        trained = bench_train()
+        if starter and theirs.init_seconds:
+            line("rasa train / the starter bot's rasa init (target at most 2.5)", f"{trained / theirs.init_seconds:.2f}")
     return 0

@@ -176,7 +176,7 @@ def confusion_png(examples: list[Example], predictions: list[Prediction], path: 
     plt.close(fig)
 
 
-def report(result: dict) -> str:
+def figures_text(result: dict) -> str:
     lines = [
         f"held-out examples         {result['examples']}",
         f"intent accuracy           {result['intent_accuracy']:.3f}",
@@ -218,7 +218,7 @@ def main(model: Path, out: Path = RESULTS, with_passages: bool = True) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     confusion_png(examples, predictions, out / "confusion.png")
     (out / "eval.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
-    print(report(result))
+    print(figures_text(result))
     print(f"\nconfusion matrix: {out / 'confusion.png'}\nfigures: {out / 'eval.json'}")
     return result
 

@@ -7,6 +7,7 @@
  * Optional attributes: data-storage="local" (keep the conversation after the browser
  * closes; default "session": per tab, kept on reload), data-title, data-socket-path.
  * Any element with data-tutor-open opens the chat; data-tutor-say="text" sends that text.
+ * ?class=CODE on the page address joins that class (the student sends "join CODE").
  */
 (function () {
   "use strict";
@@ -63,6 +64,18 @@
     });
   }
 
+  /* ?class=CODE on the page's address joins that class, once per browser tab. */
+  function joinFromAddress() {
+    var code = new URLSearchParams(window.location.search).get("class");
+    if (!code || !/^[A-Za-z0-9 -]{4,24}$/.test(code)) return;
+    try {
+      var key = "tutor-joined:" + code;
+      if (window.sessionStorage.getItem(key)) return;
+      window.sessionStorage.setItem(key, "1");
+    } catch (error) { /* storage refused: join anyway */ }
+    say("join " + code);
+  }
+
   function onClick(event) {
     var target = event.target.closest ? event.target.closest("[data-tutor-say],[data-tutor-open]") : null;
     if (!target) return;
@@ -81,6 +94,7 @@
   function mount() {
     document.body.appendChild(root);
     watchOpen();
+    joinFromAddress();
     window.WebChat.default(
       {
         socketUrl: base.origin,
