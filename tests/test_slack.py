@@ -315,6 +315,26 @@ def fake_slack():
     server.server_close()
 
 
+def test_a_failing_store_gets_the_same_send_it_again_answer_as_on_rest_and_socketio(fake_slack):
+    """Not "I can't reach my sources": the message was not taken in, and the student should resend it."""
+    import asyncio
+
+    from sqlalchemy.exc import OperationalError
+
+    from bot.channels.edges import response
+
+    channel = SlackChannel(bot_token=TOKEN, signing_secret=SECRET, bot_user_id=BOT, api_base=fake_slack.base)
+    body = json.dumps(event(CLAIM, user="U77", kind="message", channel_type="im")).encode()
+    incoming = channel.receive_event(signed(body), body).incoming
+
+    async def store_away(_message) -> None:
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+    asyncio.run(channel.answer(store_away, incoming))
+    (post,) = fake_slack.wait(incoming.thread_ts, count=1)
+    assert section_text(post) == response("utter_store_unavailable")
+
+
 @pytest.fixture(scope="module")
 def slack_assistant(fake_slack, tmp_path_factory):
     """Its own servers: the SLACK_* variables must be in their environment when they start."""
