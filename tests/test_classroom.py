@@ -203,3 +203,31 @@ def test_the_command_line_contract(sqlite_url):
     assert code in listed.stdout and "Year 12" in listed.stdout
     refused = run("classes", "create", "--teacher", "Nobody", "--title", "X")
     assert refused.returncode == 2 and "no teacher called 'Nobody'" in refused.stderr
+
+
+def test_a_pseudonymised_class_shows_salted_ids_and_only_rounds_since_joining(engine):
+    import json
+    import time
+
+    from bot.tutoring.results import PracticeResult
+
+    with engine.begin() as connection:
+        connection.execute(sa.text(
+            "CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id VARCHAR(255), type_name VARCHAR(255), "
+            "timestamp FLOAT, action_name VARCHAR(255), data TEXT)"
+        ))
+    accounts.add_teacher(engine, "F")
+    room = accounts.create_class(engine, "F", "Anonymous", pseudonymise=True)
+    accounts.join(engine, "dana", room.join_code)
+    joined = accounts.members(engine, room.id)[0].joined_at
+    result = PracticeResult.defence("claim_october_coup", 2, 5, ["oc-1"], ["oc-2"]).as_slot()
+    with engine.begin() as connection:
+        for row_id, when in ((1, joined - 3600), (2, time.time() + 1)):
+            connection.execute(
+                sa.text("INSERT INTO events VALUES (:id, 'dana', 'slot', :at, 'practice_result', :data)"),
+                {"id": row_id, "at": when, "data": json.dumps({"name": "practice_result", "value": result, "timestamp": when})},
+            )
+    people, names, attempts = web._class_data(engine, accounts.classes_of(engine, accounts.teacher_named(engine, "F").id)[0])
+    assert [m.sender_id for m in people] == ["dana"]
+    assert names[people[0].id].startswith("anon-") and "dana" not in names[people[0].id]
+    assert len(attempts) == 1 and attempts[0].student == names[people[0].id]  # the round before joining is not theirs
