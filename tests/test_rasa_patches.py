@@ -211,7 +211,7 @@ def agent():
     return Agent.load(str(MODEL))
 
 
-MESSAGES = ["hello", "Lenin was a dictator from day one", "what sources does the essay use?", "zzzz qqq", ""]
+MESSAGES = ["hello", "Lenin was a dictator from day one", "what sources does the essay use?", "zzzz qqq", "ok"]
 
 
 @pytest.mark.model
