@@ -14,10 +14,11 @@ def main(argv: list[str] | None = None) -> int:
     from bot.rasa_patches import PatchRefused, install
 
     try:
-        install()
+        names = install()
     except PatchRefused as error:
         print(f"Rasa server not started: {error}", file=sys.stderr)
         return 2
+    print(f"Rasa patches installed (bot/rasa_patches/): {', '.join(names)}", file=sys.stderr, flush=True)
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *(sys.argv[1:] if argv is None else argv)]
