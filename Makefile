@@ -78,7 +78,7 @@ test: train ## set up, train if needed, lint, validate the data and run every te
 
 test-fast: index ## lint and the unit tests: no servers, no trained model (the edit-test loop; about a minute)
 	$(VENV)/bin/ruff check bot actions tests
-	$(PY) -m pytest -q -m "not e2e and not model"
+	$(PY) -m pytest -q -m "not e2e and not model and not slow"
 
 eval: train ## held-out NLU and passage figures; the matcher on ArgKP dev and on our labelled rebuttals
 	$(PY) -m bot eval

@@ -214,6 +214,7 @@ def calibration(encoder, rebuttals, knowledge, essay, scoring):
     return calibrate(matcher, rebuttals, knowledge, essay, out_of_fold(judge.folder, REBUTTALS, rebuttals))
 
 
+@pytest.mark.slow  # the whole calibration: about a minute
 def test_calibration_keeps_its_measured_quality(calibration):
     """Floors just under what was measured (knowledge/scoring.yml); the cross-validated ones are out-of-fold."""
     assert calibration.in_sample.f1 >= 0.75
@@ -221,17 +222,20 @@ def test_calibration_keeps_its_measured_quality(calibration):
     assert calibration.cross_validated.recall >= 0.69 and calibration.cross_validated.precision >= 0.68
 
 
+@pytest.mark.slow  # the whole calibration: about a minute
 def test_the_judge_beats_the_zero_shot_cosine_on_answers_it_never_saw(calibration, encoder, rebuttals, knowledge, essay):
     cosine = calibrate(Matcher(Memo(encoder)), rebuttals, knowledge, essay)
     assert calibration.cross_validated.f1 > cosine.cross_validated.f1
     assert calibration.cross_validated.recall > cosine.cross_validated.recall
 
 
+@pytest.mark.slow  # the whole calibration: about a minute
 def test_the_recorded_threshold_is_the_one_this_set_chooses(calibration, scoring):
     assert abs(scoring.threshold - calibration.threshold) <= 0.011, "rerun `python -m bot calibrate --write`"
     assert scoring.record.get("chosen_on") == "eval/rebuttals.yml"
 
 
+@pytest.mark.slow  # the whole calibration: about a minute
 def test_no_labelled_rebuttal_is_taken_for_off_topic_or_a_copy(calibration):
     assert calibration.below_floor == 0
     assert calibration.copied == []

@@ -132,6 +132,7 @@ class CountingEncoder:
         return self.inner.encode([text])[0]
 
 
+@pytest.mark.slow  # warms every key point's evidence
 def test_warming_computes_every_points_evidence_so_a_round_embeds_only_the_answer(tutor, knowledge):
     from bot.scoring.matcher import Matcher, Scoring
     from bot.search.retrieval import Retriever
