@@ -8,7 +8,7 @@ import sys
 import textwrap
 import time
 
-from bot.settings import INDEX_DIR, KNOWLEDGE_DIR, ROOT
+from bot.settings import EVAL_DIR, INDEX_DIR, KNOWLEDGE_DIR
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -299,7 +299,7 @@ def parser() -> argparse.ArgumentParser:
     trainer.set_defaults(run=_train_matcher)
 
     calibrate = commands.add_parser("calibrate", help="choose the key point threshold on labelled rebuttals")
-    calibrate.add_argument("--data", default=str(ROOT / "eval" / "rebuttals.yml"), help="labelled rebuttals")
+    calibrate.add_argument("--data", default=str(EVAL_DIR / "rebuttals.yml"), help="labelled rebuttals")
     calibrate.add_argument("--claims", default=str(KNOWLEDGE_DIR / "claims.yml"), help="claims file of the key points")
     calibrate.add_argument("--write", action="store_true", help="record the chosen threshold in knowledge/scoring.yml")
     calibrate.add_argument("--zero-shot", action="store_true", help="calibrate MiniLM cosine alone (the old matcher)")
@@ -383,7 +383,7 @@ def parser() -> argparse.ArgumentParser:
 def _classroom_engine(url: str | None):
     from bot.classroom import db
 
-    return db.engine_for(url or db.database_url())
+    return db.engine_for(url) if url else db.conversations_engine()
 
 
 def _teacher_add(args: argparse.Namespace) -> int:

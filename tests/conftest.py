@@ -15,6 +15,29 @@ offline()
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
+@pytest.fixture()
+def postgres_database():
+    """A fresh database on this machine's PostgreSQL (its name), dropped afterwards."""
+    import uuid
+
+    import psycopg2
+
+    try:
+        admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=5)
+    except psycopg2.OperationalError as error:
+        pytest.fail(f"PostgreSQL on 127.0.0.1:5432 is needed here: {error}")
+    admin.autocommit = True
+    name = f"tutor_test_{uuid.uuid4().hex[:10]}"
+    with admin.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {name}")
+    try:
+        yield name
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+
+
 @pytest.fixture(scope="session")
 def encoder():
     from bot.search.embeddings import shared_encoder

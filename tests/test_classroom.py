@@ -6,7 +6,6 @@ import math
 import re
 import subprocess
 import sys
-import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -23,24 +22,10 @@ def sqlite_url(tmp_path) -> str:
 
 
 @pytest.fixture()
-def postgres_url():
-    import psycopg2
-
-    try:
-        admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=5)
-    except psycopg2.OperationalError as error:
-        pytest.fail(f"PostgreSQL on 127.0.0.1:5432 is needed here: {error}")
-    admin.autocommit = True
-    name = f"tutor_classroom_test_{uuid.uuid4().hex[:10]}"
-    with admin.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE {name}")
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        db.engine_for(f"postgresql://postgres@127.0.0.1:5432/{name}").dispose()
-        with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
+def postgres_url(postgres_database):
+    url = f"postgresql://postgres@127.0.0.1:5432/{postgres_database}"
+    yield url
+    db.engine_for(url).dispose()  # before the database is dropped
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -8,7 +8,6 @@ import csv
 import hashlib
 import re
 import sqlite3
-import uuid
 from pathlib import Path
 
 import pytest
@@ -246,34 +245,17 @@ def test_empty_store_gives_an_empty_report(tmp_path, knowledge):
     assert "No practice rounds recorded yet" in page and "data:image/png;base64," in page
 
 
-@pytest.fixture()
-def postgres_url():
-    psycopg2 = pytest.importorskip("psycopg2")
-    try:
-        admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=5)
-    except psycopg2.OperationalError as error:
-        pytest.skip(f"no PostgreSQL on 127.0.0.1:5432: {error}")
-    admin.autocommit = True
-    name = f"tutor_report_test_{uuid.uuid4().hex[:10]}"
-    with admin.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE {name}")
-    try:
-        yield name
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
-
-
-def test_postgresql_store_gives_the_same_report(postgres_url, sqlite_url, knowledge, tmp_path):
+def test_postgresql_store_gives_the_same_report(postgres_database, sqlite_url, knowledge, tmp_path):
     from rasa.core.tracker_store import SQLTrackerStore
 
-    store = SQLTrackerStore(domain(), dialect="postgresql", host="127.0.0.1", port=5432, username="postgres", db=postgres_url)
+    store = SQLTrackerStore(
+        domain(), dialect="postgresql", host="127.0.0.1", port=5432, username="postgres", db=postgres_database
+    )
     try:
         fill(store)
     finally:
         store.engine.dispose()
-    attempts = load_attempts(f"postgresql://postgres@127.0.0.1:5432/{postgres_url}")
+    attempts = load_attempts(f"postgresql://postgres@127.0.0.1:5432/{postgres_database}")
     assert attempts == load_attempts(sqlite_url)
     build_report(attempts, knowledge, tmp_path / "pg", hash_ids=False, salt="s")
     build_report(load_attempts(sqlite_url), knowledge, tmp_path / "lite", hash_ids=False, salt="s")

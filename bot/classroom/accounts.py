@@ -263,7 +263,17 @@ def remove_student(engine: sa.engine.Engine, class_id: int, member_id: int) -> s
 
 
 def secret(engine: sa.engine.Engine, name: str = "session") -> bytes:
-    """A random secret kept in the database, so every server signs sessions alike."""
+    """A random secret kept in the database, so every server signs sessions alike (read once per process)."""
+    key = (engine.url.render_as_string(hide_password=True), name)
+    if key not in _secrets:
+        _secrets[key] = _read_or_write_secret(engine, name)
+    return _secrets[key]
+
+
+_secrets: dict[tuple[str, str], bytes] = {}
+
+
+def _read_or_write_secret(engine: sa.engine.Engine, name: str) -> bytes:
     with engine.connect() as connection:
         found = connection.execute(sa.select(db.secrets.c.value).where(db.secrets.c.name == name)).first()
     if found is None:

@@ -123,3 +123,9 @@ def database_url(env: Mapping[str, str] | None = None) -> str:
     from bot.server.stores import database_url as conversations_url
 
     return conversations_url(env)
+
+
+@cache
+def conversations_engine() -> sa.engine.Engine:
+    """This process's engine for the conversations' database (its settings do not change while it runs)."""
+    return engine_for(database_url())

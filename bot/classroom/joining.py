@@ -38,7 +38,7 @@ async def answer(sender_id: str, code: str) -> str:
     """Join, and the student's reply; never raises."""
     shown = accounts.normalise_code(code)
     try:
-        engine = await asyncio.to_thread(db.engine_for, db.database_url())
+        engine = await asyncio.to_thread(db.conversations_engine)
         joined = await asyncio.to_thread(accounts.join, engine, sender_id, code)
     except ClassroomError as refusal:
         if str(refusal) == "blocked":

@@ -29,6 +29,7 @@ from sanic.response import HTTPResponse
 
 from bot.classroom import accounts, db
 from bot.classroom.accounts import Classroom, Member, Teacher
+from bot.report.load import default_salt
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class Session:
 
 
 def _engine() -> sa.engine.Engine:
-    return db.engine_for(db.database_url())
+    return db.conversations_engine()
 
 
 def _sign(key: bytes, payload: dict[str, Any]) -> str:
@@ -142,15 +143,12 @@ def _teacher_by_id(engine: sa.engine.Engine, teacher_id: int) -> Teacher | None:
 
 def _class_data(engine: sa.engine.Engine, classroom: Classroom) -> tuple[list[Member], dict[int, str], list]:
     """The class's students, how each is shown, and their rounds since joining (under that name)."""
-    from bot.report.load import default_salt, read_attempts
+    from bot.classroom.reports import rounds_since_joining
 
-    people = accounts.members(engine, classroom.id)
+    people, found = rounds_since_joining(engine, classroom.id)
     names = accounts.member_names(classroom, people, default_salt())
-    since = {m.sender_id: (m.joined_at, names[m.id]) for m in people}
-    with engine.connect() as connection:
-        found = read_attempts(connection, list(since)) if sa.inspect(connection).has_table("events") else []
-    attempts = [a.renamed(since[a.student][1]) for a in found if a.timestamp >= since[a.student][0]]
-    return people, names, attempts
+    shown = {m.sender_id: names[m.id] for m in people}
+    return people, names, [a.renamed(shown[a.student]) for a in found]
 
 
 def _knowledge():
@@ -288,7 +286,7 @@ class TeacherPages(InputChannel):
             if classroom is None:
                 return not_found(request)
             people = await asyncio.to_thread(accounts.members, engine, class_id)
-            names = accounts.member_names(classroom, people, _salt())
+            names = accounts.member_names(classroom, people, default_salt())
             if member_id not in names:
                 return _page("message", status=404, title="Not found", message="No such student in this class.")
             if request.method == "GET":
@@ -326,12 +324,6 @@ class TeacherPages(InputChannel):
             ])
 
         return pages
-
-
-def _salt() -> str:
-    from bot.report.load import default_salt
-
-    return default_salt()
 
 
 def _csrf_ok(request: Request, session: Session) -> bool:

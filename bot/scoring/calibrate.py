@@ -21,9 +21,9 @@ import yaml
 from bot.essay.knowledge import CLAIMS_FILE, Knowledge, load_knowledge
 from bot.essay.parse import Essay
 from bot.scoring.matcher import OFF_TOPIC_FLOOR, SCORING_FILE, Matcher, SentenceEncoder, load_scoring, split_sentences
-from bot.settings import ROOT
+from bot.settings import EVAL_DIR, ROOT
 
-REBUTTALS = ROOT / "eval" / "rebuttals.yml"
+REBUTTALS = EVAL_DIR / "rebuttals.yml"
 SWEEP = [round(0.05 + 0.01 * i, 2) for i in range(91)]
 FOLDS = 5
 TWIN_COSINE = 0.64

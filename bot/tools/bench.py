@@ -24,9 +24,9 @@ from pathlib import Path
 
 import yaml
 
-from bot.settings import BUILD_DIR, ROOT
+from bot.settings import BUILD_DIR, EVAL_DIR, ROOT
 
-SCRIPT = ROOT / "eval" / "bench.yml"
+SCRIPT = EVAL_DIR / "bench.yml"
 
 
 def percentile(values: list[float], q: float) -> float:

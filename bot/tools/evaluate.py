@@ -12,10 +12,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.settings import BUILD_DIR, ROOT
+from bot.settings import BUILD_DIR, EVAL_DIR, ROOT
 from bot.tutoring.tutor import Tutor
 
-HELD_OUT = ROOT / "eval" / "nlu_heldout.yml"
+HELD_OUT = EVAL_DIR / "nlu_heldout.yml"
 RESULTS = BUILD_DIR / "results"
 
 
