@@ -133,7 +133,7 @@ class CountingEncoder:
 
 
 @pytest.mark.slow  # warms every key point's evidence
-def test_warming_computes_every_points_evidence_so_a_round_embeds_only_the_answer(tutor, knowledge):
+def test_warming_computes_every_points_evidence_so_a_round_embeds_only_the_answer(tutor, knowledge, tmp_path):
     from bot.scoring.matcher import Matcher, Scoring
     from bot.search.retrieval import Retriever
     from bot.tutoring.practice import Practice
@@ -141,13 +141,91 @@ def test_warming_computes_every_points_evidence_so_a_round_embeds_only_the_answe
 
     counting = CountingEncoder(tutor.retriever.encoder)
     cosine = Matcher(counting, Scoring(threshold=0.64))  # the zero-shot matcher, at its own calibrated threshold
-    practice = Practice(Tutor(Retriever(tutor.retriever.index, tutor.essay, knowledge, counting)), cosine)
+    practice = Practice(Tutor(Retriever(tutor.retriever.index, tutor.essay, knowledge, counting)), cosine,
+                        evidence_cache=tmp_path / "evidence.json")
     assert practice.warm() == sum(len(c.key_points) for c in knowledge.claims.values())
     before = counting.texts
     position = next(c for c in knowledge.claims.values() if c.key_points)
     feedback = practice.assess(position, ["Lenin chose prison and exile.", "Nobody seeking power would."])
     assert feedback.missed and all(evidence is not None for _, evidence in feedback.missed)
     assert counting.texts - before <= 3  # the two sentences and their pair: nothing of the essay again
+
+
+class CountingJudge:
+    """The cosine of the real encoder as a pair judge, counting the pairs it reads."""
+
+    def __init__(self, encoder) -> None:
+        self.encoder = encoder
+        self.pairs = 0
+
+    def score(self, pairs):
+        import numpy as np
+
+        self.pairs += len(pairs)
+        if not pairs:
+            return np.zeros(0, dtype=np.float32)
+        a = self.encoder.encode([p[0] for p in pairs])
+        b = self.encoder.encode([p[1] for p in pairs])
+        return np.clip((a * b).sum(axis=1), 0.0, 1.0)
+
+    def fingerprint(self) -> str:
+        return "cosine-as-judge"
+
+
+class MemoEncoder:
+    """The real encoder, embedding each distinct text once (the test warms three times)."""
+
+    def __init__(self, inner) -> None:
+        from bot.scoring.calibrate import Memo
+
+        self.memo = Memo(inner)
+
+    def encode(self, texts, batch_size: int = 32):
+        return self.memo.encode(list(texts))
+
+    def encode_one(self, text):
+        return self.memo.encode([text])[0]
+
+
+def test_the_evidence_is_kept_between_starts_and_chosen_again_when_what_it_rests_on_changes(tutor, knowledge, tmp_path):
+    import dataclasses
+
+    from bot.scoring.matcher import Matcher, Scoring
+    from bot.search.retrieval import Retriever
+    from bot.tutoring.practice import Practice
+    from bot.tutoring.tutor import Tutor
+
+    claim = knowledge.claims["claim_october_coup"]
+    one_claim = dataclasses.replace(knowledge, claims={claim.key: claim}, charges={}, charge_claim=None)
+    encoder = MemoEncoder(tutor.retriever.encoder)
+    small = Tutor(Retriever(tutor.retriever.index, tutor.essay, one_claim, encoder))
+    cache = tmp_path / "evidence.json"
+    judge = CountingJudge(encoder)
+
+    def started(threshold: float = 0.5) -> Practice:
+        practice = Practice(small, Matcher(encoder, Scoring(threshold=threshold), judge=judge, shortlist=2),
+                            evidence_cache=cache)
+        practice.warm()
+        return practice
+
+    first = started()
+    chosen = judge.pairs
+    assert chosen > 0 and cache.is_file()
+    second = started()
+    assert judge.pairs - chosen < chosen / 4  # the warm-up's own few pairs, not the essay's sentences again
+    assert [second.evidence(claim, p) for p in claim.key_points] == [first.evidence(claim, p) for p in claim.key_points]
+    assert any(first.evidence(claim, p) is not None for p in claim.key_points)
+
+    key = cache.read_text(encoding="utf-8")
+    before = judge.pairs
+    started(threshold=0.6)  # another threshold: the evidence is chosen again
+    assert judge.pairs - before > chosen / 2 and cache.read_text(encoding="utf-8") != key
+
+    cache.write_text("{not json", encoding="utf-8")
+    before = judge.pairs
+    again = started()
+    assert judge.pairs - before > chosen / 2
+    assert [again.evidence(claim, p) for p in claim.key_points] == [first.evidence(claim, p) for p in claim.key_points]
 
 
 def test_the_trial_from_the_issue_gets_credit_for_both_points_it_makes(domain, knowledge):

@@ -103,3 +103,53 @@ def test_a_question_is_answered_from_the_sentences_naming_what_it_asks_about():
                "Others stayed away.")
     focus = Focuser(Words()).for_question(passage, "paragraph", "Who was Victor Serge?")
     assert focus.quote.startswith(ELLIPSIS) and "Victor Serge was an anarchist" in focus.quote
+
+
+class OverlapJudge:
+    """Word overlap as a pair judge, counting the pairs it reads; ``name`` stands for its weights."""
+
+    def __init__(self, name: str = "weights-a") -> None:
+        self.name = name
+        self.pairs = 0
+
+    def score(self, pairs):
+        import numpy as np
+
+        self.pairs += len(pairs)
+        return np.array([len(salient_terms(a) & salient_terms(b)) / max(1, len(salient_terms(b))) for a, b in pairs],
+                        dtype=np.float32)
+
+    def fingerprint(self) -> str:
+        return self.name
+
+
+def test_judged_sentences_are_kept_between_starts_for_the_same_judge_only(tmp_path):
+    import numpy as np
+
+    passage = ("The weather was cold that winter. Workers supported the soviets in their millions. "
+               "The harvest failed in the south. The party had a majority in the congress of soviets.")
+    points = ["workers supported the soviets", "harvest failed south"]
+    kept = tmp_path / "focus.json"
+    judge = OverlapJudge()
+    first = Focuser(Words(), judge)
+    matrix = first.support(passage, "paragraph", points)
+    assert judge.pairs > 0 and first.fresh == 1
+    first.save(kept)
+
+    again = Focuser(Words(), OverlapJudge())
+    judge_again = again.judge
+    assert again.load(kept) == 1
+    assert np.allclose(again.support(passage, "paragraph", points), matrix, atol=1e-5)
+    assert judge_again.pairs == 0 and again.fresh == 0
+    other_points = again.support(passage, "paragraph", points[:1])  # not kept: judged now
+    assert judge_again.pairs > 0 and other_points.shape[1] == 1
+
+    retrained = Focuser(Words(), OverlapJudge("weights-b"))
+    assert retrained.load(kept) == 0
+    retrained.support(passage, "paragraph", points)
+    assert retrained.judge.pairs > 0
+
+    kept.write_text("[not a record", encoding="utf-8")
+    broken = Focuser(Words(), OverlapJudge())
+    assert broken.load(kept) == 0
+    assert np.allclose(broken.support(passage, "paragraph", points), matrix, atol=1e-5)

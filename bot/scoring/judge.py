@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
@@ -22,6 +23,9 @@ __all__ = ["JUDGE_DIR", "Judge", "JudgeUnavailable", "check_judge", "shared_judg
 
 MANIFEST = "manifest.json"
 BATCH = 64
+THREADS = max(1, min(2, os.cpu_count() or 1))
+"""Intra-op threads for a batch of pairs (the encoder drops to one for a single query, and the
+setting is the process's)."""
 
 
 class JudgeUnavailable(RuntimeError):
@@ -88,6 +92,14 @@ class Judge:
                     self._model = model
         return self._model
 
+    def fingerprint(self) -> str:
+        """What identifies these weights: their manifest (which holds every file's hash), else the weights' hash."""
+        manifest = self.folder / MANIFEST
+        if manifest.is_file():
+            return hashlib.sha256(manifest.read_bytes()).hexdigest()
+        weights = self.folder / "model.safetensors"
+        return _sha256(weights) if weights.is_file() else str(self.folder.resolve())
+
     def warm(self) -> None:
         self.score([("warm up", "warm up")])
 
@@ -98,6 +110,8 @@ class Judge:
         import torch
 
         model = self._load()
+        if torch.get_num_threads() < THREADS:
+            torch.set_num_threads(THREADS)
         with torch.inference_mode():
             out = model.predict([list(p) for p in pairs], batch_size=BATCH, show_progress_bar=False,
                                 convert_to_numpy=True)

@@ -9,10 +9,14 @@ knows the essay: passages and key points are passed in.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -80,6 +84,8 @@ class Focuser:
         self._vectors: dict[str, np.ndarray] = {}
         self._points: dict[str, np.ndarray] = {}
         self._support: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
+        self._kept: dict[str, np.ndarray] = {}
+        self._fresh = 0
         self._lock = threading.Lock()
 
     def _unit_vectors(self, text: str, units: list[str]) -> np.ndarray:
@@ -107,6 +113,11 @@ class Focuser:
         if key in self._support:
             return self._support[key]
         units = units_of(text, kind)
+        kept = self.kept(text, points)
+        if kept is not None and kept.shape == (len(units), len(points)):
+            with self._lock:
+                self._support[key] = kept
+            return kept
         cosines = np.clip(self._unit_vectors(text, units) @ self._point_vectors(list(points)).T, 0.0, 1.0)
         if self.judge is None:
             matrix = cosines
@@ -119,7 +130,58 @@ class Focuser:
                 matrix[i, j] = score
         with self._lock:
             self._support[key] = matrix
+            self._fresh += 1
         return matrix
+
+    def _fingerprint(self) -> str:
+        judge = self.judge
+        return "cosine" if judge is None else getattr(judge, "fingerprint", lambda: type(judge).__name__)()
+
+    @staticmethod
+    def _entry_key(text: str, points: tuple[str, ...]) -> str:
+        return hashlib.sha256(json.dumps([text, list(points)]).encode()).hexdigest()
+
+    def load(self, path: Path | None) -> int:
+        """Support matrices kept by ``save`` for the same judge and shortlist; how many were read.
+
+        Choosing a passage's sentences runs the judge over them (a few hundred ms the first time a
+        passage is shown for a claim); kept on disk, a restart does not pay it again.
+        """
+        if path is None or not path.is_file():
+            return 0
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            if record.get("judge") != self._fingerprint() or record.get("shortlist") != SHORTLIST:
+                return 0
+            self._kept = {key: np.asarray(matrix, dtype=np.float32) for key, matrix in record["support"].items()}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            logging.getLogger(__name__).warning("unreadable %s: passages are judged again", path)
+            return 0
+        return len(self._kept)
+
+    def kept(self, text: str, points: Sequence[str]) -> np.ndarray | None:
+        return self._kept.get(self._entry_key(text, tuple(points)))
+
+    @property
+    def fresh(self) -> int:
+        """How many support matrices were computed here rather than read from a kept file."""
+        return self._fresh
+
+    def save(self, path: Path | None) -> None:
+        """Every support matrix computed so far, for the next start (written atomically)."""
+        if path is None:
+            return
+        with self._lock:
+            support = {self._entry_key(text, points): matrix.round(5).tolist()
+                       for (text, points), matrix in self._support.items()}
+        record = {"judge": self._fingerprint(), "shortlist": SHORTLIST, "support": support}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_suffix(".tmp")
+            temporary.write_text(json.dumps(record) + "\n", encoding="utf-8")
+            temporary.replace(path)
+        except OSError as error:
+            logging.getLogger(__name__).warning("could not keep the focus support in %s: %s", path, error)
 
     def for_points(self, text: str, kind: str, points: dict[str, str], query: str | None) -> Focus:
         """The key point this passage makes that is nearest the student's words, and its sentences."""

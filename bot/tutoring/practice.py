@@ -6,16 +6,21 @@ belong to a claim, and lays out the feedback that the domain's responses frame.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
 from bot.essay.knowledge import KeyPoint, Position
 from bot.essay.parse import Block
 from bot.scoring.matcher import Assessment, Matcher, load_scoring, split_sentences
+from bot.settings import BUILD_DIR
 from bot.tutoring.results import PracticeResult
 from bot.tutoring.tutor import Tutor, shared_tutor
 
@@ -24,6 +29,8 @@ EVIDENCE_SHORTLIST = 8
 ESSAY = "\0essay"
 NEAR_SHARE = 0.25
 """A student's sentence is offered as a start for a missed point when its score reaches this share of the threshold."""
+EVIDENCE_CACHE = BUILD_DIR / "evidence.json"
+"""Every key point's evidence, kept between starts: choosing it runs the judge over the essay (~40 s)."""
 
 _POINT = re.compile(r"\b(?:point|number|no\.?|#)\s*([1-9])\b", re.IGNORECASE)
 
@@ -60,8 +67,9 @@ class Feedback:
 
 
 class Practice:
-    def __init__(self, tutor: Tutor, matcher: Matcher | None = None) -> None:
+    def __init__(self, tutor: Tutor, matcher: Matcher | None = None, evidence_cache: Path | None = EVIDENCE_CACHE) -> None:
         self.tutor = tutor
+        self.evidence_cache = evidence_cache
         self.knowledge = tutor.knowledge
         self.scoring = matcher.scoring if matcher is not None else load_scoring()
         if matcher is None:
@@ -89,17 +97,64 @@ class Practice:
 
     def warm(self) -> int:
         """Compute what every round needs once (key point vectors, the essay's evidence for each
-        point), so the first student to finish a round does not wait for it while others queue."""
-        points = 0
-        for position in self.knowledge.claims.values():
-            if not position.key_points:
-                continue
+        point), so the first student to finish a round does not wait for it while others queue.
+
+        The evidence is read from ``evidence_cache`` when it was made from the same key points,
+        essay, judge and threshold, and written there otherwise.
+        """
+        positions = [p for p in self.knowledge.claims.values() if p.key_points]
+        if self.matcher.judge is not None and hasattr(self.matcher.judge, "warm"):
+            self.matcher.judge.warm()  # loads and checks the weights even when no evidence is chosen
+        key = self._evidence_key(positions)
+        cached = self._read_evidence(key)
+        self._evidence.update(cached)
+        for position in positions:
             self.matcher.assess("warm up", {kp.id: kp.text for kp in position.key_points},
                                 essay_passages=self._passages(position))
             for point in position.key_points:
                 self.evidence(position, point)
-                points += 1
-        return points
+        if len(cached) < len(self._evidence):
+            self._write_evidence(key)
+        return sum(len(p.key_points) for p in positions)
+
+    def _evidence_key(self, positions: list[Position]) -> str:
+        judge = self.matcher.judge
+        record = {
+            "points": [[p.key, list(p.passages), [[kp.id, kp.text] for kp in p.key_points]] for p in positions],
+            "essay": [[b.id, b.kind, b.section, b.text] for b in self.tutor.essay.blocks],
+            "judge": "cosine" if judge is None else getattr(judge, "fingerprint", lambda: type(judge).__name__)(),
+            "threshold": self.scoring.threshold,
+            "shortlist": EVIDENCE_SHORTLIST,
+        }
+        return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+
+    def _read_evidence(self, key: str) -> dict[str, Evidence | None]:
+        if self.evidence_cache is None or not self.evidence_cache.is_file():
+            return {}
+        try:
+            record = json.loads(self.evidence_cache.read_text(encoding="utf-8"))
+            if record.get("key") != key:
+                return {}
+            return {
+                point: None if found is None else Evidence(
+                    found["sentence"], found["passage_id"], found["section"], tuple(found["sources"]))
+                for point, found in record["evidence"].items()
+            }
+        except (ValueError, KeyError, TypeError):
+            logging.getLogger(__name__).warning("unreadable %s: the evidence is chosen again", self.evidence_cache)
+            return {}
+
+    def _write_evidence(self, key: str) -> None:
+        if self.evidence_cache is None:
+            return
+        evidence = {point: None if found is None else asdict(found) for point, found in self._evidence.items()}
+        try:
+            self.evidence_cache.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.evidence_cache.with_suffix(".tmp")
+            temporary.write_text(json.dumps({"key": key, "evidence": evidence}, indent=1) + "\n", encoding="utf-8")
+            temporary.replace(self.evidence_cache)
+        except OSError as error:
+            logging.getLogger(__name__).warning("could not keep the evidence in %s: %s", self.evidence_cache, error)
 
     def evidence(self, position: Position, point: KeyPoint) -> Evidence | None:
         """The essay sentence that makes a key point, as the matcher judges it (computed once).

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from pathlib import Path
 
 import numpy as np
 
 from bot.essay.knowledge import Position
 from bot.search.retrieval import Hit, Retriever, shared_retriever
+from bot.settings import BUILD_DIR
 from bot.tutoring.focus import TARGET_WORDS, Focus, Focuser, salient_terms, units_of
 from bot.tutoring.quoting import compact_source, join_quote, words
 
 CLAIM_PREFIX = "claim_"
 CHOICES = 3
+FOCUS_CACHE = BUILD_DIR / "focus.json"
+"""The judged sentences of every passage warmed, kept between starts (``Focuser.save``)."""
+WARM_FURTHER = 3
+"""Passages past the curated ones that "tell me more" reaches for a claim's own statement, warmed at start."""
 """Curated passages weighed against each other for a first answer."""
 
 
@@ -188,20 +194,33 @@ class Tutor:
             return (len(terms & salient_terms(hit.passage.text)), hit.score)
         return sorted(hits, key=rank, reverse=True)[:k]
 
-    def warm(self) -> int:
-        """Answer every claim and charge once, so the first students do not pay for loading."""
+    def warm(self, cache: Path | None = FOCUS_CACHE) -> int:
+        """Answer every claim and charge once, so the first students do not pay for loading.
+
+        Past the curated passages, the ones "tell me more" reaches next for the claim's own
+        statement are judged too (``WARM_FURTHER``): without them a long conversation's later
+        follow-ups each waited for the judge. What was judged is kept in ``cache`` for the next start.
+        """
+        self.focuser.load(cache)
+        before = self.focuser.fresh
         count = 0
-        for claim in self.knowledge.claims.values():
-            for passage_id in claim.passages:
-                self._warm_focus(passage_id, claim.key, None)
-            self.rebut(claim.key, claim.statement, None, set())
-            count += 1
+        asked = [(claim, None, position) for claim, position in self.knowledge.claims.items()]
         if self.charge_claim in self.knowledge.claims:
-            for charge in self.knowledge.charges.values():
-                for passage_id in charge.passages:
-                    self._warm_focus(passage_id, self.charge_claim, charge.key)
-                self.rebut(self.charge_claim, charge.statement, charge.key, set())
-                count += 1
+            asked += [(self.charge_claim, charge, position) for charge, position in self.knowledge.charges.items()]
+        for claim, charge, position in asked:
+            for passage_id in position.passages:
+                self._warm_focus(passage_id, claim, charge)
+            self.rebut(claim, position.statement, charge, set())
+            shown = set(position.passages)
+            for _ in range(WARM_FURTHER):
+                hit = self.more(claim, charge, position.statement, shown)
+                if hit is None:
+                    break
+                self.focus(hit, claim, charge, position.statement)
+                shown.update(hit.ids)
+            count += 1
+        if self.focuser.fresh > before:
+            self.focuser.save(cache)
         return count
 
     def _warm_focus(self, passage_id: str, claim: str | None, charge: str | None) -> None:
