@@ -34,9 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     from rasa_sdk.endpoint import run
 
-    from bot.server.heap import freeze_heap
+    from bot.server.heap import freeze_heap, release_freed_memory
 
     freeze_heap()
+    release_freed_memory()
 
     run("actions.actions", port=args.port)
     return 0

@@ -9,6 +9,8 @@ walk only what the conversations create: 5 ms, not 500.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 
 
@@ -20,3 +22,22 @@ def freeze_heap() -> None:
     gc.unfreeze()
     gc.collect()
     gc.freeze()
+
+
+def release_freed_memory() -> bool:
+    """Hand the memory freed after start-up back to the system (glibc keeps it otherwise).
+
+    The judge's batches at start-up (choosing evidence, judging passages) leave about 500 MB of
+    freed blocks in the C heap; the action server measured 1.3 GB resident after a start that
+    computed them and 0.78 GB after one that read them from ``build/``. False where there is no
+    glibc ``malloc_trim``.
+    """
+    name = ctypes.util.find_library("c")
+    try:
+        trim = ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        trim = None
+    if trim is None:
+        return False
+    trim(0)
+    return True
