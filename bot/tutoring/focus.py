@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import threading
 from collections.abc import Sequence
@@ -177,7 +178,7 @@ class Focuser:
         record = {"judge": self._fingerprint(), "shortlist": SHORTLIST, "support": support}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_suffix(".tmp")
+            temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
             temporary.write_text(json.dumps(record) + "\n", encoding="utf-8")
             temporary.replace(path)
         except OSError as error:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -150,7 +151,7 @@ class Practice:
         evidence = {point: None if found is None else asdict(found) for point, found in self._evidence.items()}
         try:
             self.evidence_cache.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.evidence_cache.with_suffix(".tmp")
+            temporary = self.evidence_cache.with_name(f"{self.evidence_cache.name}.{os.getpid()}.tmp")
             temporary.write_text(json.dumps({"key": key, "evidence": evidence}, indent=1) + "\n", encoding="utf-8")
             temporary.replace(self.evidence_cache)
         except OSError as error:
