@@ -16,11 +16,11 @@ from bot.tutoring.quoting import compact_source, join_quote, words
 
 CLAIM_PREFIX = "claim_"
 CHOICES = 3
+"""Curated passages weighed against each other for a first answer."""
 FOCUS_CACHE = BUILD_DIR / "focus.json"
 """The judged sentences of every passage warmed, kept between starts (``Focuser.save``)."""
 WARM_FURTHER = 3
 """Passages past the curated ones that "tell me more" reaches for a claim's own statement, warmed at start."""
-"""Curated passages weighed against each other for a first answer."""
 
 
 @dataclass(frozen=True)
