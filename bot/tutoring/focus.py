@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import threading
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.tutoring.kept import judge_fingerprint, read_kept, write_kept
 from bot.tutoring.quoting import join_quote, sentences, words
 
 __all__ = ["Focus", "Focuser", "salient_terms", "units_of"]
@@ -134,10 +134,6 @@ class Focuser:
             self._fresh += 1
         return matrix
 
-    def _fingerprint(self) -> str:
-        judge = self.judge
-        return "cosine" if judge is None else getattr(judge, "fingerprint", lambda: type(judge).__name__)()
-
     @staticmethod
     def _entry_key(text: str, points: tuple[str, ...]) -> str:
         return hashlib.sha256(json.dumps([text, list(points)]).encode()).hexdigest()
@@ -148,12 +144,10 @@ class Focuser:
         Choosing a passage's sentences runs the judge over them (a few hundred ms the first time a
         passage is shown for a claim); kept on disk, a restart does not pay it again.
         """
-        if path is None or not path.is_file():
+        record = read_kept(path)
+        if record is None or record.get("judge") != judge_fingerprint(self.judge) or record.get("shortlist") != SHORTLIST:
             return 0
         try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-            if record.get("judge") != self._fingerprint() or record.get("shortlist") != SHORTLIST:
-                return 0
             self._kept = {key: np.asarray(matrix, dtype=np.float32) for key, matrix in record["support"].items()}
         except (ValueError, KeyError, TypeError, AttributeError):
             logging.getLogger(__name__).warning("unreadable %s: passages are judged again", path)
@@ -175,14 +169,7 @@ class Focuser:
         with self._lock:
             support = {self._entry_key(text, points): matrix.round(5).tolist()
                        for (text, points), matrix in self._support.items()}
-        record = {"judge": self._fingerprint(), "shortlist": SHORTLIST, "support": support}
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-            temporary.write_text(json.dumps(record) + "\n", encoding="utf-8")
-            temporary.replace(path)
-        except OSError as error:
-            logging.getLogger(__name__).warning("could not keep the focus support in %s: %s", path, error)
+        write_kept(path, {"judge": judge_fingerprint(self.judge), "shortlist": SHORTLIST, "support": support})
 
     def for_points(self, text: str, kind: str, points: dict[str, str], query: str | None) -> Focus:
         """The key point this passage makes that is nearest the student's words, and its sentences."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -22,6 +21,7 @@ from bot.essay.knowledge import KeyPoint, Position
 from bot.essay.parse import Block
 from bot.scoring.matcher import Assessment, Matcher, load_scoring, split_sentences
 from bot.settings import BUILD_DIR
+from bot.tutoring.kept import judge_fingerprint, read_kept, write_kept
 from bot.tutoring.results import PracticeResult
 from bot.tutoring.tutor import Tutor, shared_tutor
 
@@ -119,43 +119,32 @@ class Practice:
         return sum(len(p.key_points) for p in positions)
 
     def _evidence_key(self, positions: list[Position]) -> str:
-        judge = self.matcher.judge
         record = {
             "points": [[p.key, list(p.passages), [[kp.id, kp.text] for kp in p.key_points]] for p in positions],
             "essay": [[b.id, b.kind, b.section, b.text] for b in self.tutor.essay.blocks],
-            "judge": "cosine" if judge is None else getattr(judge, "fingerprint", lambda: type(judge).__name__)(),
+            "judge": judge_fingerprint(self.matcher.judge),
             "threshold": self.scoring.threshold,
             "shortlist": EVIDENCE_SHORTLIST,
         }
         return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
 
     def _read_evidence(self, key: str) -> dict[str, Evidence | None]:
-        if self.evidence_cache is None or not self.evidence_cache.is_file():
+        record = read_kept(self.evidence_cache)
+        if record is None or record.get("key") != key:
             return {}
         try:
-            record = json.loads(self.evidence_cache.read_text(encoding="utf-8"))
-            if record.get("key") != key:
-                return {}
             return {
                 point: None if found is None else Evidence(
                     found["sentence"], found["passage_id"], found["section"], tuple(found["sources"]))
                 for point, found in record["evidence"].items()
             }
-        except (ValueError, KeyError, TypeError):
+        except (KeyError, TypeError, AttributeError):
             logging.getLogger(__name__).warning("unreadable %s: the evidence is chosen again", self.evidence_cache)
             return {}
 
     def _write_evidence(self, key: str) -> None:
-        if self.evidence_cache is None:
-            return
         evidence = {point: None if found is None else asdict(found) for point, found in self._evidence.items()}
-        try:
-            self.evidence_cache.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.evidence_cache.with_name(f"{self.evidence_cache.name}.{os.getpid()}.tmp")
-            temporary.write_text(json.dumps({"key": key, "evidence": evidence}, indent=1) + "\n", encoding="utf-8")
-            temporary.replace(self.evidence_cache)
-        except OSError as error:
-            logging.getLogger(__name__).warning("could not keep the evidence in %s: %s", self.evidence_cache, error)
+        write_kept(self.evidence_cache, {"key": key, "evidence": evidence})
 
     def evidence(self, position: Position, point: KeyPoint) -> Evidence | None:
         """The essay sentence that makes a key point, as the matcher judges it (computed once).
