@@ -48,7 +48,7 @@ $(TRAIN_INSTALLED): $(INSTALLED) requirements-train.txt
 	$(PY) -m pip install --disable-pip-version-check -q --no-deps -r requirements-train.txt
 	touch $@
 
-train-matcher: $(TRAIN_INSTALLED) ## train the key point judge (ArgKP-2021, then our rebuttals) and re-calibrate (~50 min; not in make test)
+train-matcher: $(TRAIN_INSTALLED) ## train the key point judge (ArgKP-2021, then our rebuttals) and re-calibrate (about an hour; not in make test)
 	$(PY) -m bot train-matcher $(TRAIN_ARGS)
 	$(PY) -m bot calibrate --write
 

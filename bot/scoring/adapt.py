@@ -3,7 +3,10 @@
 ArgKP's key points are short slogans and its arguments one sentence; a student's rebuttal runs to
 a paragraph and our key points are whole sentences. Trained on ArgKP alone the judge scored our
 labelled rebuttals worse than MiniLM's cosine, so it is fine-tuned on them (each rebuttal against
-every key point of its claim), with ArgKP pairs replayed so it keeps what it learnt there.
+every key point of its claim), with ArgKP pairs replayed so it keeps what it learnt there, and
+with sentences written to make (or nearly make) each key point (``eval/key_point_paraphrases.yml``):
+a rebuttal says which points it makes but not which of its sentences makes them, so these teach
+the judge the sentence-level reading the tutor asks of it.
 
 The rebuttals' figures must come from answers the judge never saw: five models are trained, each
 without one fold, and score that fold through the tutor's own scoring path. Those out-of-fold
@@ -14,14 +17,20 @@ from __future__ import annotations
 
 import hashlib
 import random
+from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 from bot.essay.knowledge import Knowledge, load_knowledge
 from bot.scoring.calibrate import FOLDS, REBUTTALS, Labelled, Memo, folds_of, load_rebuttals, score_pairs
+from bot.settings import EVAL_DIR
 
-__all__ = ["OOF_FILE", "main", "practice_matcher", "rebuttal_pairs"]
+__all__ = ["OOF_FILE", "PARAPHRASES", "Paraphrases", "load_paraphrases", "main", "paraphrase_pairs",
+           "practice_matcher", "rebuttal_pairs"]
 
 OOF_FILE = "rebuttals_oof.json"
+PARAPHRASES = EVAL_DIR / "key_point_paraphrases.yml"
 REPLAY = 1000
 REPEAT = 2
 EPOCHS = 1
@@ -36,6 +45,40 @@ def rebuttal_pairs(rebuttals: list[Labelled], knowledge: Knowledge) -> list[tupl
     ]
 
 
+@dataclass(frozen=True)
+class Paraphrases:
+    point: str
+    makes: tuple[str, ...]
+    near_misses: tuple[str, ...]
+
+
+def load_paraphrases(knowledge: Knowledge, path: Path = PARAPHRASES) -> list[Paraphrases]:
+    """The labelled sentences, each naming a key point the claims file has (a wrong id is an error, not a skip)."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    known = {kp.id for claim in knowledge.claims.values() for kp in claim.key_points}
+    out = []
+    for number, entry in enumerate(data.get("paraphrases") or []):
+        point = entry.get("point")
+        if point not in known:
+            raise ValueError(f"{path}: entry {number} names {point!r}, which is no key point of the claims file")
+        out.append(Paraphrases(point, tuple(" ".join(t.split()) for t in entry.get("makes") or ()),
+                               tuple(" ".join(t.split()) for t in entry.get("near_misses") or ())))
+    return out
+
+
+def paraphrase_pairs(entries: list[Paraphrases], knowledge: Knowledge) -> list[tuple[str, str, int]]:
+    """A sentence that makes a point: 1 against it, 0 against its claim's other points; a near miss: 0."""
+    text = {kp.id: kp.text for claim in knowledge.claims.values() for kp in claim.key_points}
+    siblings = {kp.id: [o.text for o in claim.key_points if o.id != kp.id]
+                for claim in knowledge.claims.values() for kp in claim.key_points}
+    pairs = []
+    for entry in entries:
+        pairs.extend((sentence, text[entry.point], 1) for sentence in entry.makes)
+        pairs.extend((sentence, text[entry.point], 0) for sentence in entry.near_misses)
+        pairs.extend((sentence, other, 0) for sentence in entry.makes for other in siblings[entry.point])
+    return pairs
+
+
 def practice_matcher(judge, shortlist: int | None = 3):
     """The matcher as practice rounds run it: sentences, pairs and the whole answer, judged."""
     from bot.scoring.matcher import Matcher
@@ -44,7 +87,8 @@ def practice_matcher(judge, shortlist: int | None = 3):
     return Matcher(Memo(shared_encoder()), judge=judge, shortlist=shortlist, whole_text=True)
 
 
-def main(base: Path, data_dir: Path, work: Path, seed: int, path: Path = REBUTTALS) -> tuple[Path, dict]:
+def main(base: Path, data_dir: Path, work: Path, seed: int, path: Path = REBUTTALS,
+         paraphrases: Path = PARAPHRASES) -> tuple[Path, dict]:
     from bot.essay.parse import load_essay
     from bot.scoring.argkp import load_split
     from bot.scoring.judge import Judge
@@ -53,22 +97,24 @@ def main(base: Path, data_dir: Path, work: Path, seed: int, path: Path = REBUTTA
     knowledge, essay, rebuttals = load_knowledge(), load_essay(), load_rebuttals(path)
     fold = folds_of(rebuttals)
     replay = random.Random(seed).sample(load_split(data_dir, "train").pairs(), REPLAY)
+    sentences = paraphrase_pairs(load_paraphrases(knowledge, paraphrases), knowledge)
     scores: list[list] = []
     for k in range(FOLDS):
         train = [r for r, f in zip(rebuttals, fold, strict=True) if f != k]
         held = [i for i, f in enumerate(fold) if f == k]
-        pairs = rebuttal_pairs(train, knowledge) * REPEAT + replay
+        pairs = rebuttal_pairs(train, knowledge) * REPEAT + replay + sentences
         (model,) = fit(str(base), pairs, work / f"fold-{k}", EPOCHS, seed, LEARNING_RATE, BATCH, save="no")
         scored = score_pairs(practice_matcher(Judge(model, verify=False)), [rebuttals[i] for i in held],
                              knowledge, essay)
         scores.extend([held[p.rebuttal], p.point, round(p.score, 5)] for p in scored.pairs)
         print(f"fold {k}: {len(held)} rebuttals scored by a judge that never saw them", flush=True)
-    pairs = rebuttal_pairs(rebuttals, knowledge) * REPEAT + replay
+    pairs = rebuttal_pairs(rebuttals, knowledge) * REPEAT + replay + sentences
     (final,) = fit(str(base), pairs, work / "final", EPOCHS, seed, LEARNING_RATE, BATCH, save="no")
     cv = {
-        "data": {path.name: hashlib.sha256(path.read_bytes()).hexdigest()},
+        "data": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (path, paraphrases)},
         "settings": {"folds": FOLDS, "replay_argkp_pairs": REPLAY, "repeat": REPEAT, "epochs": EPOCHS,
-                     "learning_rate": LEARNING_RATE, "batch": BATCH, "rebuttals": len(rebuttals)},
+                     "learning_rate": LEARNING_RATE, "batch": BATCH, "rebuttals": len(rebuttals),
+                     "paraphrase_pairs": len(sentences)},
         "scores": scores,
     }
     return final, cv

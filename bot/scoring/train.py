@@ -30,7 +30,7 @@ __all__ = ["DATA_DIR", "evaluate_on", "main"]
 DATA_DIR = ARGKP_DIR
 WORK_DIR = BUILD_DIR / "matcher-train"
 SEED = 42
-EPOCHS = 2
+EPOCHS = 3
 BATCH = 32
 LEARNING_RATE = 2e-5
 WARMUP = 0.1
@@ -109,10 +109,14 @@ def _card(record: dict) -> str:
         f" {base['strict']:.3f} / {base['relaxed']:.3f})"
     )
     checkpoints = "; ".join(f"{k}: {v['strict']:.3f} / {v['relaxed']:.3f}" for k, v in r["checkpoints"].items())
+    if len(r["checkpoints"]) == 1:
+        checkpoints += "; given with `--base`, so the other checkpoints of its run are not scored here"
     a, one = r["adapt"], r["stage_one_dev"]
     adaptation = (
         f"{a['rebuttals']} labelled rebuttals (`eval/rebuttals.yml`, each against every key point of its claim)"
-        f" x{a['repeat']} with {a['replay_argkp_pairs']} ArgKP train pairs replayed, {a['epochs']} epochs,"
+        f" x{a['repeat']}, {a.get('paraphrase_pairs', 0)} pairs of sentences written to make or nearly make a key point"
+        " (`eval/key_point_paraphrases.yml`),"
+        f" and {a['replay_argkp_pairs']} ArgKP train pairs replayed, {a['epochs']} epochs,"
         f" batch {a['batch']}, learning rate {a['learning_rate']}; {a['folds']}-fold out-of-fold scores kept in"
         " `rebuttals_oof.json` for `bot calibrate`"
     )
@@ -190,8 +194,6 @@ def main(data_dir: Path = DATA_DIR, out: Path = JUDGE_DIR, epochs: int = EPOCHS,
          base: Path | None = None) -> int:
     """Stage 1 (ArgKP), or ``base`` as its result; then stage 2 (our rebuttals, cross-validated)."""
     offline()
-    import torch
-
     from bot.scoring import adapt
 
     if not (data_dir / "labels_train.csv").exists():
@@ -225,7 +227,7 @@ def main(data_dir: Path = DATA_DIR, out: Path = JUDGE_DIR, epochs: int = EPOCHS,
         "adapt": cv["settings"],
         "dev": {"strict": round(dev_fp16.strict, 4), "relaxed": round(dev_fp16.relaxed, 4)},
         "baseline_dev": {"strict": round(baseline.strict, 4), "relaxed": round(baseline.relaxed, 4)},
-        "trained": dt.date.today().isoformat(), "minutes": round(minutes, 1), "threads": torch.get_num_threads(),
+        "trained": dt.date.today().isoformat(), "minutes": round(minutes, 1), "threads": os.cpu_count() or 1,
         "command": "make train-matcher",
     }
     record["size_mb"] = round(sum(p.stat().st_size for p in out.iterdir()) / 2**20, 1)
