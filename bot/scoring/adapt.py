@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.essay.knowledge import Knowledge, load_knowledge
+from bot.essay.knowledge import Knowledge, Position, load_knowledge
 from bot.scoring.calibrate import FOLDS, REBUTTALS, Labelled, Memo, folds_of, load_rebuttals, score_pairs
 from bot.settings import EVAL_DIR
 
@@ -47,15 +47,22 @@ def rebuttal_pairs(rebuttals: list[Labelled], knowledge: Knowledge) -> list[tupl
 
 @dataclass(frozen=True)
 class Paraphrases:
+    """Sentences written for one key point: ones that make it, and near misses on its topic that do not."""
+
     point: str
     makes: tuple[str, ...]
     near_misses: tuple[str, ...]
 
 
+def _claim_of(knowledge: Knowledge) -> dict[str, Position]:
+    """The claim each key point answers: a sentence is only ever paired with its own claim's points."""
+    return {kp.id: claim for claim in knowledge.claims.values() for kp in claim.key_points}
+
+
 def load_paraphrases(knowledge: Knowledge, path: Path = PARAPHRASES) -> list[Paraphrases]:
     """The labelled sentences, each naming a key point the claims file has (a wrong id is an error, not a skip)."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    known = {kp.id for claim in knowledge.claims.values() for kp in claim.key_points}
+    known = _claim_of(knowledge)
     out = []
     for number, entry in enumerate(data.get("paraphrases") or []):
         point = entry.get("point")
@@ -68,14 +75,14 @@ def load_paraphrases(knowledge: Knowledge, path: Path = PARAPHRASES) -> list[Par
 
 def paraphrase_pairs(entries: list[Paraphrases], knowledge: Knowledge) -> list[tuple[str, str, int]]:
     """A sentence that makes a point: 1 against it, 0 against its claim's other points; a near miss: 0."""
-    text = {kp.id: kp.text for claim in knowledge.claims.values() for kp in claim.key_points}
-    siblings = {kp.id: [o.text for o in claim.key_points if o.id != kp.id]
-                for claim in knowledge.claims.values() for kp in claim.key_points}
+    claim_of = _claim_of(knowledge)
     pairs = []
     for entry in entries:
-        pairs.extend((sentence, text[entry.point], 1) for sentence in entry.makes)
-        pairs.extend((sentence, text[entry.point], 0) for sentence in entry.near_misses)
-        pairs.extend((sentence, other, 0) for sentence in entry.makes for other in siblings[entry.point])
+        points = claim_of[entry.point].key_points
+        own = next(kp.text for kp in points if kp.id == entry.point)
+        pairs.extend((sentence, own, 1) for sentence in entry.makes)
+        pairs.extend((sentence, own, 0) for sentence in entry.near_misses)
+        pairs.extend((sentence, kp.text, 0) for sentence in entry.makes for kp in points if kp.id != entry.point)
     return pairs
 
 
