@@ -134,7 +134,7 @@ def test_no_action_reads_past_events():
 
 def test_every_patch_names_a_function_of_this_rasa_with_the_source_it_was_written_for():
     patches = rasa_patches.all_patches()
-    assert len({p.name for p in patches}) == len(patches) == 8
+    assert len({p.name for p in patches}) == len(patches) == 10
     rasa_patches.uninstall()
     try:
         for patch in patches:

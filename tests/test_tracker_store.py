@@ -160,3 +160,82 @@ def test_conversations_beyond_the_budget_are_read_from_the_file(domain, tmp_path
     assert len(store._sessions) < len(senders)
     for sender in senders:
         assert [e.as_dict() for e in asyncio.run(store.retrieve(sender)).events] == _as_rasa_reads(domain, path, sender)
+
+
+# The lent tracker: the one a save was given comes back to the next retrieve, once, while it is
+# exactly what the file holds; anything else gets the tracker rebuilt as Rasa rebuilds it.
+
+
+async def _rasa_reads(domain: Domain, path, sender: str) -> list[dict]:
+    back = await SQLTrackerStore(domain=domain, dialect="sqlite", db=str(path)).retrieve(sender)
+    return [e.as_dict() for e in back.events] if back else []
+
+
+def test_the_saved_tracker_is_lent_to_the_next_turn_and_reads_as_rasa_reads(domain, tmp_path):
+    path = tmp_path / "tracker.db"
+    store = TutorSQLTrackerStore(domain=domain, dialect="sqlite", db=str(path))
+
+    async def run() -> None:
+        tracker = _started(domain, "dee")
+        await store.save(tracker)
+        tracker = await store.retrieve("dee")  # read from the file: nothing to lend yet
+        for n in range(5):
+            _turn(tracker, n)
+            await store.save(tracker)
+            back = await store.retrieve("dee")
+            assert back is tracker
+            assert [e.as_dict() for e in back.events] == await _rasa_reads(domain, path, "dee")
+            rebuilt = await SQLTrackerStore(domain=domain, dialect="sqlite", db=str(path)).retrieve("dee")
+            assert back.current_state() == rebuilt.current_state()
+        second = await store.retrieve("dee")  # lent already: this caller gets its own
+        assert second is not tracker and [e.as_dict() for e in second.events] == await _rasa_reads(domain, path, "dee")
+
+    asyncio.run(run())
+
+
+def test_a_tracker_grown_without_a_save_is_not_lent(domain, tmp_path):
+    """A turn that failed before its save: the next turn reads the file, not the half-done tracker."""
+    path = tmp_path / "tracker.db"
+    store = TutorSQLTrackerStore(domain=domain, dialect="sqlite", db=str(path))
+
+    async def run() -> list[dict]:
+        tracker = _started(domain, "eve")
+        await store.save(tracker)
+        tracker = await store.retrieve("eve")
+        _turn(tracker, 1)
+        await store.save(tracker)
+        lent = await store.retrieve("eve")
+        _turn(lent, 2)  # never saved
+        back = await store.retrieve("eve")
+        assert back is not lent
+        return [e.as_dict() for e in back.events]
+
+    events = asyncio.run(run())
+    assert events == _as_rasa_reads(domain, path, "eve")
+    assert [e["text"] for e in events if e["event"] == "bot"] == ["answer 1"]
+
+
+def test_a_tracker_is_not_lent_across_a_new_domain_or_another_writer(domain, tmp_path):
+    path = tmp_path / "tracker.db"
+    store = TutorSQLTrackerStore(domain=domain, dialect="sqlite", db=str(path))
+    other = TutorSQLTrackerStore(domain=domain, dialect="sqlite", db=str(path))
+
+    async def run() -> None:
+        tracker = _started(domain, "fay")
+        await store.save(tracker)
+        tracker = await store.retrieve("fay")
+        _turn(tracker, 1)
+        await store.save(tracker)
+        store.domain = Domain.load(str(ROOT / "domain.yml"))  # a model swap
+        assert await store.retrieve("fay") is not tracker
+        tracker = await store.retrieve("fay")
+        _turn(tracker, 2)
+        await store.save(tracker)
+        elsewhere = await other.retrieve("fay")
+        _turn(elsewhere, 3)
+        await other.save(elsewhere)
+        back = await store.retrieve("fay")
+        assert back is not tracker
+        assert [e.as_dict() for e in back.events] == await _rasa_reads(domain, path, "fay")
+
+    asyncio.run(run())

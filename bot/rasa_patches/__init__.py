@@ -20,7 +20,9 @@ from typing import Any
 __all__ = ["RASA_VERSION", "Patch", "PatchRefused", "all_patches", "install", "installed", "source_hash", "uninstall"]
 
 RASA_VERSION = "3.6.21"
-MODULES = ("action_calls", "events", "nlu_threads", "dialogue_states", "tracker_store_errors", "socketio")
+MODULES = (
+    "action_calls", "events", "nlu_threads", "dialogue_states", "tracker_replays", "tracker_store_errors", "socketio",
+)
 
 
 class PatchRefused(RuntimeError):
@@ -32,13 +34,16 @@ class Patch:
     """One replaced attribute: where it is, the hash of the source it replaces, and its replacement.
 
     ``target`` is ``"module:Class.attribute"``; ``build`` is given Rasa's original function and
-    returns the function to put in its place.
+    returns the function to put in its place. ``reads`` names other Rasa functions, with their
+    hashes, whose behaviour the replacement relies on without replacing them: a change to any of
+    them refuses the patch too.
     """
 
     name: str
     target: str
     sha256: str
     build: Callable[[Callable[..., Any]], Callable[..., Any]]
+    reads: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -65,8 +70,8 @@ def all_patches() -> list[Patch]:
     return patches
 
 
-def _resolve(patch: Patch) -> _Resolved:
-    module_name, path = patch.target.split(":")
+def _resolve(patch: Patch, target: str | None = None) -> _Resolved:
+    module_name, path = (target or patch.target).split(":")
     *owners, attribute = path.split(".")
     owner: Any = importlib.import_module(module_name)
     for part in owners:
@@ -99,13 +104,14 @@ def install(names: Iterable[str] | None = None) -> list[str]:
         if (wanted is not None and patch.name not in wanted) or patch.name in _installed:
             continue
         found = _resolve(patch)
-        digest = source_hash(found.function)
-        if digest != patch.sha256:
-            raise PatchRefused(
-                f"Rasa patch {patch.name!r} refused: {patch.target} is not the code it was written for "
-                f"(source hash {digest}, expected {patch.sha256}); read bot/rasa_patches/ against this "
-                "Rasa before updating the hash"
-            )
+        for target, expected in ((patch.target, patch.sha256), *patch.reads):
+            digest = source_hash(_resolve(patch, target).function)
+            if digest != expected:
+                raise PatchRefused(
+                    f"Rasa patch {patch.name!r} refused: {target} is not the code it was written for "
+                    f"(source hash {digest}, expected {expected}); read bot/rasa_patches/ against this "
+                    "Rasa before updating the hash"
+                )
         resolved.append(found)
     for found in resolved:
         replacement = found.patch.build(found.function)
