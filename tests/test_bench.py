@@ -92,3 +92,13 @@ def test_growth_is_the_last_turns_mean_over_the_first_turns_mean():
     figures = ServerFigures("x", 1.0, {}, {}, long=[10.0] * 20 + [99.0] * 10 + [15.0] * 20)
     assert figures.growth() == pytest.approx(1.5)
     assert ServerFigures("x", 1.0, {}, {}, long=[1.0] * 39).growth() is None
+
+
+def test_same_message_growth_is_the_median_of_each_messages_last_over_first_play():
+    from bot.tools.bench import ServerFigures
+
+    first, middle, last = [10.0, 20.0, 40.0], [1.0, 1.0, 1.0], [15.0, 20.0, 400.0]  # the third judged anew
+    figures = ServerFigures("x", 1.0, {}, {}, long=first + middle + last)
+    assert figures.same_message_growth(rounds=3) == pytest.approx(1.5)
+    assert figures.growth(turns=3) == pytest.approx(435 / 70)
+    assert ServerFigures("x", 1.0, {}, {}, long=[1.0] * 7).same_message_growth(rounds=3) is None

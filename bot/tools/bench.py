@@ -218,6 +218,9 @@ def _load_both(url: str, turns: list[dict], openers: list[str], users: int) -> d
     }
 
 
+LONG_ROUNDS = 10
+
+
 @dataclass
 class ServerFigures:
     name: str
@@ -233,8 +236,21 @@ class ServerFigures:
             return None
         return (sum(self.long[-turns:]) / turns) / max(1e-9, sum(self.long[:turns]) / turns)
 
+    def same_message_growth(self, rounds: int = LONG_ROUNDS) -> float | None:
+        """The median, over the script's messages, of each one's latency in the last play over the first.
 
-LONG_ROUNDS = 10
+        ``growth`` also counts what the later plays do that the first does not: "tell me more"
+        reaching passages never shown before, which the judge reads the first time. Message by
+        message, the median leaves those few out and keeps what a longer history costs.
+        """
+        size = len(self.long) // rounds if rounds else 0
+        if size == 0 or len(self.long) != size * rounds:
+            return None
+        first, last = self.long[:size], self.long[-size:]
+        ratios = sorted(b / max(1e-9, a) for a, b in zip(first, last, strict=True))
+        middle = len(ratios) // 2
+        return ratios[middle] if len(ratios) % 2 else (ratios[middle - 1] + ratios[middle]) / 2
+
 
 
 def long_conversation(url: str, turns: list[dict], openers: list[str], rounds: int = LONG_ROUNDS) -> list[float]:
@@ -442,6 +458,9 @@ def main(rest: bool = True, users: int = 8, starter: bool = True, postgres: bool
     growth = ours.growth()
     if growth is not None:
         line("last 20 turns / first 20 turns of one conversation (target at most 1.2)", f"{growth:.2f}")
+        same = ours.same_message_growth()
+        if same is not None:
+            line("each message, last play / first play: median", f"{same:.2f}")
     print("\nStart-up and training")
     bench_make_run()
     if train:
