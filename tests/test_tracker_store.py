@@ -140,7 +140,7 @@ def test_a_new_session_is_read_as_rasa_reads_it(domain, tmp_path):
 
 
 def test_conversations_beyond_the_budget_are_read_from_the_file(domain, tmp_path, monkeypatch):
-    monkeypatch.setattr(tracker_store_module, "CACHE_BYTES", 6000)
+    monkeypatch.setattr(tracker_store_module, "CACHE_BYTES", 20000)
     path = tmp_path / "tracker.db"
     store = TutorSQLTrackerStore(domain=domain, dialect="sqlite", db=str(path))
     senders = [f"student-{i}" for i in range(6)]
@@ -155,8 +155,11 @@ def test_conversations_beyond_the_budget_are_read_from_the_file(domain, tmp_path
                 await store.save(tracker)
 
     asyncio.run(run())
-    assert 0 < store._cached_bytes <= 6000
+    assert 0 < store._cached_bytes <= 20000
     assert store._cached_bytes == sum(entry.size for entry in store._sessions.values())
+    kept = [entry for entry in store._sessions.values() if entry.tracker is not None]
+    assert kept and all(entry.tracker_bytes == tracker_store_module.TRACKER_COST * sum(len(r) for r in entry.rows)
+                        for entry in kept)  # a kept tracker counts against the budget
     assert len(store._sessions) < len(senders)
     for sender in senders:
         assert [e.as_dict() for e in asyncio.run(store.retrieve(sender)).events] == _as_rasa_reads(domain, path, sender)

@@ -48,6 +48,9 @@ SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA 
 #: Bytes of rows kept for recent conversations; the least recently used conversation is
 #: dropped first and is read from the database next time.
 CACHE_BYTES = 64 * 1024 * 1024
+#: A kept tracker's memory, as a multiple of its rows' marshalled bytes, counted in the budget
+#: (measured: 4.2 MB against 1.3 MB for a 1,838-event conversation).
+TRACKER_COST = 3
 
 
 def _configure_sqlite(connection: Any, _record: Any) -> None:
@@ -64,9 +67,10 @@ class _Session:
     last_id: int
     rows: list[bytes] = field(default_factory=list)
     session_start: float | None = None
-    size: int = 0
+    size: int = 0  # the rows' bytes, and the kept tracker's estimated cost while there is one
     tracker: DialogueStateTracker | None = None  # the last saved, until it is lent
     domain: Any = None  # the domain ``tracker`` was saved under
+    tracker_bytes: int = 0
 
 
 class TutorSQLTrackerStore(SQLTrackerStore):
@@ -124,9 +128,9 @@ class TutorSQLTrackerStore(SQLTrackerStore):
         with self.session_scope() as session:
             cached = self._current(session, sender_id)
         with self._cache_lock:
-            if cached is None or cached.tracker is not tracker:
+            if cached is None or cached.tracker is not tracker or self._sessions.get(sender_id) is not cached:
                 return None
-            cached.tracker = None
+            self._drop_tracker(cached)
             if cached.domain is not self.domain or len(tracker.events) != len(cached.rows):
                 return None
         return tracker
@@ -197,7 +201,19 @@ class TutorSQLTrackerStore(SQLTrackerStore):
             return
         with self._cache_lock:
             if self._sessions.get(tracker.sender_id) is cached and len(tracker.events) == len(cached.rows):
+                self._drop_tracker(cached)
                 cached.tracker, cached.domain = tracker, self.domain
+                cached.tracker_bytes = TRACKER_COST * cached.size
+                cached.size += cached.tracker_bytes
+                self._cached_bytes += cached.tracker_bytes
+                self._trim()
+
+    def _drop_tracker(self, cached: _Session) -> None:
+        """Called with the cache lock held, for an entry that is in the cache."""
+        cached.tracker = None
+        cached.size -= cached.tracker_bytes
+        self._cached_bytes -= cached.tracker_bytes
+        cached.tracker_bytes = 0
 
     def _keep(self, sender_id: str, entry: _Session) -> None:
         entry.size = sum(len(row) for row in entry.rows)
