@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import offline
+from bot.settings import ROOT, offline
 
 offline()
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -36,6 +36,24 @@ def postgres_database():
         with admin.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         admin.close()
+
+
+@pytest.fixture(scope="session")
+def training_trackers() -> list:
+    """Rasa's training conversations (stories and rules) as its trainer generates them from data/."""
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActiveLoop
+    from rasa.shared.core.generator import TrainingDataGenerator
+    from rasa.shared.importers.importer import TrainingDataImporter
+
+    importer = TrainingDataImporter.load_from_config(
+        str(ROOT / "config.yml"), str(ROOT / "domain.yml"), [str(ROOT / "data")]
+    )
+    domain = Domain.load(str(ROOT / "domain.yml"))
+    trackers = TrainingDataGenerator(importer.get_stories(), domain, augmentation_factor=0).generate()
+    assert len(trackers) > 10 and any(t.is_rule_tracker for t in trackers)
+    assert any(isinstance(e, ActiveLoop) for t in trackers for e in t.events)  # loops are covered
+    return trackers
 
 
 @pytest.fixture(scope="session")

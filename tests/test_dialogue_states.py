@@ -35,19 +35,6 @@ def domain() -> Domain:
     return Domain.load(str(ROOT / "domain.yml"))
 
 
-@pytest.fixture(scope="module")
-def training_trackers(domain) -> list[DialogueStateTracker]:
-    from rasa.shared.core.generator import TrainingDataGenerator
-    from rasa.shared.importers.importer import TrainingDataImporter
-
-    importer = TrainingDataImporter.load_from_config(
-        str(ROOT / "config.yml"), str(ROOT / "domain.yml"), [str(ROOT / "data")]
-    )
-    trackers = TrainingDataGenerator(importer.get_stories(), domain, augmentation_factor=0).generate()
-    assert len(trackers) > 10 and any(t.is_rule_tracker for t in trackers)
-    return trackers
-
-
 @pytest.fixture()
 def rasas(domain):
     """Rasa's own function, kept aside while the folds are installed."""

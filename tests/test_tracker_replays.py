@@ -28,19 +28,6 @@ def domain() -> Domain:
     return Domain.load(str(ROOT / "domain.yml"))
 
 
-@pytest.fixture(scope="module")
-def training_trackers(domain) -> list[DialogueStateTracker]:
-    from rasa.shared.core.generator import TrainingDataGenerator
-    from rasa.shared.importers.importer import TrainingDataImporter
-
-    importer = TrainingDataImporter.load_from_config(
-        str(ROOT / "config.yml"), str(ROOT / "domain.yml"), [str(ROOT / "data")]
-    )
-    trackers = TrainingDataGenerator(importer.get_stories(), domain, augmentation_factor=0).generate()
-    assert any(isinstance(e, ActiveLoop) for t in trackers for e in t.events)  # loops are covered
-    return trackers
-
-
 @pytest.fixture()
 def rasas():
     """Rasa's own two functions, kept aside while the patches are installed."""

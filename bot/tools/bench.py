@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -247,9 +248,7 @@ class ServerFigures:
         if size == 0 or len(self.long) != size * rounds:
             return None
         first, last = self.long[:size], self.long[-size:]
-        ratios = sorted(b / max(1e-9, a) for a, b in zip(first, last, strict=True))
-        middle = len(ratios) // 2
-        return ratios[middle] if len(ratios) % 2 else (ratios[middle - 1] + ratios[middle]) / 2
+        return statistics.median(b / max(1e-9, a) for a, b in zip(first, last, strict=True))
 
 
 
