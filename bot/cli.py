@@ -120,8 +120,9 @@ def _validate(args: argparse.Namespace) -> int:
     return validate()
 
 
-def _matcher(model: str):
-    """The matcher ``--model`` names: the shipped trained judge, ``zero-shot`` MiniLM cosine, or a folder."""
+def _matcher(model: str, precision: str = "float32"):
+    """The matcher ``--model`` names: the shipped trained judge, ``zero-shot`` MiniLM cosine, or a folder
+    (a judge computing in ``precision``)."""
     from pathlib import Path
 
     from bot.scoring.judge import JUDGE_DIR, MANIFEST, Judge
@@ -131,7 +132,7 @@ def _matcher(model: str):
     if model == "zero-shot":
         return Matcher(shared_encoder())
     folder = JUDGE_DIR if model == "trained" else Path(model)
-    judge = Judge(folder, verify=folder == JUDGE_DIR or (folder / MANIFEST).exists())
+    judge = Judge(folder, verify=folder == JUDGE_DIR or (folder / MANIFEST).exists(), precision=precision)
     judge.warm()
     return Matcher(shared_encoder(), judge=judge)
 
@@ -145,7 +146,7 @@ def _match(args: argparse.Namespace) -> int:
     key_points = load_key_points(Path(args.key_points))
     texts = load_texts(Path(args.texts))
     try:
-        matcher = _matcher(args.model)
+        matcher = _matcher(args.model, args.precision)
     except JudgeUnavailable as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -171,14 +172,16 @@ def _kpa(args: argparse.Namespace) -> int:
     data = load_split(folder, args.split)
     print(f"ArgKP-2021 {args.split}: {len(data.groups)} topic/stance groups, {len(data.labels)} labelled pairs")
     print(f"{'matcher':<28} {'mAP strict':>10} {'relaxed':>8}")
-    for model in args.models:
+    runs = [(m, p) for m in args.models for p in (args.precision if m != "zero-shot" else ["float32"])]
+    for model, precision in runs:
         try:
-            matcher = _matcher(model)
+            matcher = _matcher(model, precision)
         except JudgeUnavailable as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
         figures = evaluate_on(data, matcher.score)
-        print(f"{model:<28} {figures.strict:>10.3f} {figures.relaxed:>8.3f}", flush=True)
+        name = model if matcher.judge is None else f"{model} ({matcher.judge.precision})"
+        print(f"{name:<28} {figures.strict:>10.3f} {figures.relaxed:>8.3f}", flush=True)
     return 0
 
 
@@ -256,6 +259,8 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    from bot.scoring.judge import JUDGE_DIR, PRECISIONS
+
     top = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
 
@@ -279,15 +284,19 @@ def parser() -> argparse.ArgumentParser:
     match.add_argument("--texts", required=True, help='JSON lines, each {"id": ..., "text": ...}')
     match.add_argument("--model", default="trained",
                        help="'trained' (the shipped judge, default), 'zero-shot' (MiniLM cosine) or a cross-encoder folder")
+    match.add_argument("--precision", choices=PRECISIONS, default="float32",
+                       help="the judge's arithmetic: float32 (default: the figures of record), bfloat16, "
+                            "or auto (as the tutor runs it: bfloat16 where the CPU has it natively)")
     match.set_defaults(run=_match)
 
-    from bot.scoring.judge import JUDGE_DIR
     from bot.scoring.train import DATA_DIR, EPOCHS, SEED
 
     kpa = commands.add_parser("kpa", help="ArgKP-2021 mAP (official track-1 metric) of matchers on a split")
     kpa.add_argument("--split", default="dev", help="train or dev (the test split is not ours to score)")
     kpa.add_argument("--data", default=str(DATA_DIR), help="folder of the ArgKP-2021 csv files")
     kpa.add_argument("models", nargs="*", default=["trained", "zero-shot"], help="as for match --model")
+    kpa.add_argument("--precision", choices=PRECISIONS, nargs="+", default=["float32"],
+                     help="as for match --precision; several give a row each")
     kpa.set_defaults(run=_kpa)
 
     trainer = commands.add_parser("train-matcher", help="train the key point judge on ArgKP-2021 and write its card")

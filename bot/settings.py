@@ -3,8 +3,8 @@
 Paths (``TUTOR_KNOWLEDGE_DIR``, ``TUTOR_BUILD_DIR``, ``TUTOR_JUDGE_DIR``, ``TUTOR_ARGKP_DIR``),
 the stores (``TUTOR_ENDPOINTS`` and the ``TUTOR_DB_*``/``TUTOR_REDIS_*`` that
 ``endpoints.postgres.yml`` reads), the servers (``RASA_AUTH_TOKEN``, ``TUTOR_CORS``), Slack
-(``SLACK_*``, read by ``credentials.yml``), the report (``TUTOR_REPORT_SALT``), and the
-variables that keep every library offline and quiet.
+(``SLACK_*``, read by ``credentials.yml``), practice scoring's arithmetic (``TUTOR_SCORING_PRECISION``),
+the report (``TUTOR_REPORT_SALT``), and the variables that keep every library offline and quiet.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ SCALE_DEFAULTS = {
 }
 
 REPORT_SALT_ENV = "TUTOR_REPORT_SALT"
+SCORING_PRECISION_ENV = "TUTOR_SCORING_PRECISION"
 
 
 def offline() -> None:
@@ -78,6 +79,12 @@ def auth_token() -> str | None:
 def cors() -> str:
     """``TUTOR_CORS``: the origins allowed to call the Rasa server (all by default)."""
     return os.environ.get("TUTOR_CORS", "*")
+
+
+def scoring_precision() -> str:
+    """``TUTOR_SCORING_PRECISION``: how practice scoring computes, the judge and the answer's embeddings
+    (``auto``, ``bfloat16`` or ``float32``)."""
+    return os.environ.get(SCORING_PRECISION_ENV, "auto").strip().lower() or "auto"
 
 
 def report_salt() -> str | None:

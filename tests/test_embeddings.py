@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from bot.search.embeddings import Encoder, _trace_single, pack, unpack
+from bot.search.embeddings import Bfloat16View, Encoder, _trace_single, pack, unpack
 
 SENTENCES = [
     "Lenin was a dictator from day one",
@@ -72,3 +72,20 @@ def test_a_packed_vector_comes_back_exactly_and_a_foreign_one_does_not(encoder):
     assert np.array_equal(unpack(pack(vector)), vector)
     assert unpack(pack(vector, model="another-model")) is None
     assert unpack({"model": encoder.name, "float32": "bm90IGEgdmVjdG9y"}) is None
+
+
+def test_a_few_texts_in_small_batches_get_the_vectors_of_one_batch(encoder):
+    texts = [s for s in SENTENCES if s != "x"] + ["a short one", "and a second, rather longer, sentence to pad against"]
+    one_batch = encoder.model.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
+    assert np.allclose(encoder.encode(texts), one_batch, atol=1e-5)
+    many = texts * 6  # more than a handful: the caller's batch size again
+    assert np.allclose(encoder.encode(many)[: len(texts)], encoder.encode(texts), atol=1e-5)
+
+
+def test_the_bfloat16_view_computes_in_bfloat16_and_stays_close(encoder):
+    texts = SENTENCES[:3]
+    exact, fast = encoder.encode(texts), Bfloat16View(encoder).encode(texts)
+    assert fast.dtype == np.float32 and fast.shape == exact.shape
+    assert not np.array_equal(exact, fast)
+    assert (np.sum(exact * fast, axis=1) > 0.999).all()
+    assert np.allclose(Bfloat16View(encoder).encode_cached(texts), fast, atol=1e-6)

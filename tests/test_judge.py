@@ -8,9 +8,10 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
-from bot.scoring.judge import JUDGE_DIR, MANIFEST, Judge, JudgeUnavailable, check_judge
+from bot.scoring.judge import JUDGE_DIR, MANIFEST, Judge, JudgeUnavailable, check_judge, resolve_precision
 from bot.settings import ROOT
 
 
@@ -39,6 +40,37 @@ def test_the_judge_tells_a_point_made_from_a_point_not_made(judge):
     assert scores.min() >= 0.0 and scores.max() <= 1.0
     assert scores[0] > 0.5 > scores[1]
     assert judge.score([]).shape == (0,)
+
+
+PAIRS = [
+    ("With uniforms there is less bullying, since no one stands out.", "School uniform reduces bullying"),
+    ("Uniforms cost families a lot of money every year.", "School uniform reduces bullying"),
+    ("The death penalty was abolished straight after the revolution.", "The new government was not bent on terror"),
+]
+
+
+def test_bfloat16_changes_the_arithmetic_not_the_verdicts():
+    """bfloat16 really runs (its scores are not float32's to the last bit) and stays within what
+    docs/matcher.md measured on ArgKP dev (largest change 0.04)."""
+    exact = Judge(precision="float32").score(PAIRS)
+    fast = Judge(precision="bfloat16").score(PAIRS)
+    assert not np.array_equal(exact, fast)
+    assert np.abs(exact - fast).max() < 0.05
+    assert ((exact >= 0.5) == (fast >= 0.5)).all()
+
+
+def test_the_precision_is_part_of_the_fingerprint_and_checked():
+    assert Judge(precision="float32").fingerprint() != Judge(precision="bfloat16").fingerprint()
+    assert resolve_precision("auto") in {"bfloat16", "float32"}
+    with pytest.raises(ValueError, match=r"unknown judge precision 'half'.*auto, bfloat16, float32"):
+        Judge(precision="half")
+
+
+def test_the_setting_picks_the_precision(monkeypatch):
+    monkeypatch.setenv("TUTOR_SCORING_PRECISION", "Float32")
+    assert Judge().precision == "float32"
+    monkeypatch.setenv("TUTOR_SCORING_PRECISION", "bfloat16")
+    assert Judge().precision == "bfloat16"
 
 
 @pytest.fixture

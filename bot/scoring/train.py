@@ -96,6 +96,12 @@ def _manifest(out: Path, record: dict) -> None:
     (out / MANIFEST).write_text(json.dumps({**record, "files": files}, indent=2) + "\n", encoding="utf-8")
 
 
+PRECISION_NOTE = (
+    "The tutor computes in bfloat16 (autocast) where the CPU has it natively, `bot match` in float32"
+    " (`TUTOR_SCORING_PRECISION`, `--precision`; `docs/matcher.md` measures the difference)"
+)
+
+
 def _card(record: dict) -> str:
     dev, base, r = record["dev"], record["baseline_dev"], record
     hashes = ", ".join(f"`{k}` {v[:12]}" for k, v in r["data"].items())
@@ -134,7 +140,7 @@ rounds and of `python -m bot match`.
 | stage 1 chosen | {r['chosen']} (best dev mAP strict among the saved checkpoints: {checkpoints}) |
 | stage 2 | {adaptation} |
 | dev mAP strict / relaxed | {figures}; after stage 1 only: {one['strict']:.3f} / {one['relaxed']:.3f} |
-| weights | float16 safetensors, {r['size_mb']:.1f} MB; loaded as float32 on the CPU |
+| weights | float16 safetensors, {r['size_mb']:.1f} MB; loaded as float32 on the CPU. {PRECISION_NOTE} |
 | trained | {r['trained']} in {r['minutes']:.0f} minutes on {r['threads']} CPU threads |
 
 Reproduce: `make train-matcher` (about {r['minutes']:.0f} minutes on two cores). `manifest.json` lists the

@@ -23,6 +23,12 @@ VECTOR_KEY = "tutor_vector"
 _BATCH_THREADS = max(1, min(2, os.cpu_count() or 1))
 _QUERY_THREADS = 1
 _SMALL_BATCH = 8  # a student's answer: as short as a query, so one thread too
+_FEW_TEXTS = 16
+_FEW_TEXTS_BATCH = 4
+"""A handful of texts (a student's sentences, their pairs, the whole answer) goes through in batches
+of four: sentence-transformers sorts by length, so each batch is padded only to its own longest text
+and not to the whole answer's. Measured on the bench's answer (12 units of 14 to 104 tokens): 111 ms
+in batches of four against 209 ms in one batch; the vectors differ only by float rounding."""
 
 
 def model_path() -> str:
@@ -70,7 +76,7 @@ class Encoder:
         _set_threads(_QUERY_THREADS if len(texts) <= _SMALL_BATCH else _BATCH_THREADS)
         vectors = self.model.encode(
             list(texts),
-            batch_size=batch_size,
+            batch_size=min(batch_size, _FEW_TEXTS_BATCH) if len(texts) <= _FEW_TEXTS else batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=False,
@@ -143,6 +149,30 @@ class Encoder:
             if len(self._cache) > _QUERY_CACHE_SIZE:
                 self._cache.popitem(last=False)
         return vector
+
+
+class Bfloat16View:
+    """An encoder whose new vectors are computed in bfloat16 (autocast: matrix products in bfloat16,
+    layer norms and pooling in float32), for practice scoring only: the index and the NLU keep
+    float32. On the labelled rebuttals it changed no decision of the matcher (largest score change
+    0.016, largest cosine change 0.002) and halved the embedding time (docs/matcher.md)."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        self.encoder = encoder
+        self.name = encoder.name
+
+    def _autocast(self):
+        import torch
+
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        with self._autocast():
+            return np.ascontiguousarray(self.encoder.encode(texts), dtype=np.float32)
+
+    def encode_cached(self, texts: list[str]) -> np.ndarray:
+        with self._autocast():
+            return np.ascontiguousarray(self.encoder.encode_cached(texts), dtype=np.float32)
 
 
 def pack(vector: np.ndarray, model: str = MODEL_NAME) -> dict[str, str]:

@@ -173,6 +173,22 @@ def bench_index(script: dict) -> None:
     )
 
 
+def _float32_practice(practice):
+    """The shipped practice scorer's float32 twin (same weights and settings), or None when it
+    already computes in float32."""
+    from bot.scoring.judge import Judge
+    from bot.scoring.matcher import Matcher
+    from bot.tutoring.practice import Practice
+
+    judge = practice.matcher.judge
+    if getattr(judge, "precision", "float32") == "float32":
+        return None
+    exact = Judge(judge.folder, precision="float32")
+    matcher = Matcher(practice.tutor.retriever.encoder, practice.scoring, judge=exact,
+                      shortlist=practice.scoring.shortlist, whole_text=True)
+    return Practice(practice.tutor, matcher, evidence_cache=None)
+
+
 def bench_scoring(script: dict, rounds: int = 30, users: int = 8) -> None:
     """A six-sentence answer judged against six key points, alone and eight at once."""
     from concurrent.futures import ThreadPoolExecutor
@@ -191,13 +207,24 @@ def bench_scoring(script: dict, rounds: int = 30, users: int = 8) -> None:
     def answer(n: int) -> list[str]:
         return [f"{s} ({n})" if i == 0 else s for i, s in enumerate(sentences[:6])]
 
-    timings = []
-    for n in range(rounds):
-        began = time.perf_counter()
-        practice.assess(position, answer(n))
-        timings.append((time.perf_counter() - began) * 1000)
-    line(f"one answer ({len(sentences[:6])} sentences x {len(position.key_points)} key points)",
+    exact = _float32_practice(practice)
+    if exact is not None:
+        exact.assess(position, answer(-1))  # its evidence for the missed points, chosen once
+    timings, exact_timings = [], []
+    for n in range(rounds):  # interleaved, so both see the same machine
+        for which, into in ((practice, timings), (exact, exact_timings)):
+            if which is None:
+                continue
+            began = time.perf_counter()
+            which.assess(position, answer(n))
+            into.append((time.perf_counter() - began) * 1000)
+    precision = getattr(practice.matcher.judge, "precision", "float32")
+    line(f"one answer ({len(sentences[:6])} sentences x {len(position.key_points)} key points, {precision})",
          f"p50 {percentile(timings, 50):.0f} ms, p95 {percentile(timings, 95):.0f} ms ({rounds} answers)")
+    if exact_timings:
+        line("the same answers in float32 (TUTOR_SCORING_PRECISION=float32)",
+             f"p50 {percentile(exact_timings, 50):.0f} ms, p95 {percentile(exact_timings, 95):.0f} ms; "
+             f"p50 ratio {percentile(exact_timings, 50) / percentile(timings, 50):.2f}")
 
     def timed(n: int) -> float:
         began = time.perf_counter()

@@ -75,9 +75,13 @@ class Practice:
         self.scoring = matcher.scoring if matcher is not None else load_scoring()
         if matcher is None:
             from bot.scoring.judge import shared_judge
+            from bot.search.embeddings import Bfloat16View
 
-            matcher = Matcher(tutor.retriever.encoder, self.scoring, judge=shared_judge(),
-                              shortlist=self.scoring.shortlist, whole_text=True)
+            judge = shared_judge()
+            encoder = tutor.retriever.encoder
+            if judge.precision == "bfloat16" and hasattr(encoder, "encode_cached"):
+                encoder = Bfloat16View(encoder)
+            matcher = Matcher(encoder, self.scoring, judge=judge, shortlist=self.scoring.shortlist, whole_text=True)
         self.matcher = matcher
         self._evidence: dict[str, Evidence | None] = {}
         self._sentences: dict[str, tuple[list[tuple[str, Block]], np.ndarray]] = {}
