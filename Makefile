@@ -82,7 +82,7 @@ test-fast: index ## lint and the unit tests: no servers, no trained model (the e
 
 eval: train ## held-out NLU and passage figures; the matcher on ArgKP dev and on our labelled rebuttals
 	$(PY) -m bot eval
-	$(PY) -m bot kpa --split dev --precision float32 auto trained zero-shot
+	$(PY) -m bot kpa --split dev --precision float32,auto trained zero-shot
 	$(PY) -m bot calibrate
 
 bench: train ## speed figures: search, REST load beside Rasa's starter bot, memory, start-up, training (~15 min; BENCH_ARGS="--help")

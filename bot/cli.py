@@ -258,6 +258,19 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _precisions(allowed: tuple[str, ...]):
+    """An argparse type: a comma-separated list of judge precisions, each one of ``allowed``."""
+
+    def parse(value: str) -> list[str]:
+        chosen = [v.strip() for v in value.split(",") if v.strip()]
+        wrong = [v for v in chosen if v not in allowed]
+        if wrong or not chosen:
+            raise argparse.ArgumentTypeError(f"{value!r}: expected one or more of {', '.join(allowed)}, comma-separated")
+        return chosen
+
+    return parse
+
+
 def parser() -> argparse.ArgumentParser:
     from bot.scoring.judge import JUDGE_DIR, PRECISIONS
 
@@ -295,8 +308,8 @@ def parser() -> argparse.ArgumentParser:
     kpa.add_argument("--split", default="dev", help="train or dev (the test split is not ours to score)")
     kpa.add_argument("--data", default=str(DATA_DIR), help="folder of the ArgKP-2021 csv files")
     kpa.add_argument("models", nargs="*", default=["trained", "zero-shot"], help="as for match --model")
-    kpa.add_argument("--precision", choices=PRECISIONS, nargs="+", default=["float32"],
-                     help="as for match --precision; several give a row each")
+    kpa.add_argument("--precision", type=_precisions(PRECISIONS), default=["float32"],
+                     help="as for match --precision; several, comma-separated, give a row each")
     kpa.set_defaults(run=_kpa)
 
     trainer = commands.add_parser("train-matcher", help="train the key point judge on ArgKP-2021 and write its card")

@@ -135,3 +135,30 @@ def test_the_scoring_record_names_the_judge_and_cross_validated_figures():
     assert "key-point-matcher" in scoring.record["model"]
     assert scoring.shortlist == scoring.record["shortlist"]
     assert scoring.record["cross_validated"]["folds"] == 5
+
+
+def test_bot_kpa_gives_a_row_per_precision_and_refuses_an_unknown_one(tmp_path):
+    """A two-argument split written here, so the command runs in seconds: float32, bfloat16 and the
+    zero-shot row, each with the official metric (both arguments matched right: 1.000)."""
+    topic = "We should ban cars"
+    (tmp_path / "arguments_mini.csv").write_text(
+        "arg_id,argument,topic,stance\n"
+        f"a1,Cars fill the air with fumes that make children ill.,{topic},1\n"
+        f"a2,Every year thousands die on the roads.,{topic},1\n", encoding="utf-8")
+    (tmp_path / "key_points_mini.csv").write_text(
+        "key_point_id,key_point,topic,stance\n"
+        f"k1,Cars pollute the air,{topic},1\n"
+        f"k2,Cars cause deadly accidents,{topic},1\n", encoding="utf-8")
+    (tmp_path / "labels_mini.csv").write_text(
+        "arg_id,key_point_id,label\na1,k1,1\na1,k2,0\na2,k1,0\na2,k2,1\n", encoding="utf-8")
+    command = [sys.executable, "-m", "bot", "kpa", "--data", str(tmp_path), "--split", "mini"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run([*command, "--precision", "float32,bfloat16", "trained", "zero-shot"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    rows = {line.rsplit(None, 2)[0]: line.split()[-2:] for line in result.stdout.splitlines()[2:]}
+    assert set(rows) == {"trained (float32)", "trained (bfloat16)", "zero-shot"}
+    assert rows["trained (float32)"] == rows["trained (bfloat16)"] == ["1.000", "1.000"]
+    refused = subprocess.run([*command, "--precision", "half"], cwd=ROOT, env=env, capture_output=True, text=True,
+                             timeout=300)
+    assert refused.returncode == 2 and "expected one or more of auto, bfloat16, float32" in refused.stderr
