@@ -262,3 +262,15 @@ def test_plurals_are_right_in_the_progress_lines(domain):
     assert messages[0]["response"] == "utter_progress" and messages[0]["count"] == 2
     assert "(1 attempt)" in messages[0]["lines"] and "(2 attempts)" in messages[0]["lines"]
     assert "(s)" not in messages[0]["lines"]
+
+
+@pytest.mark.parametrize("precision", ["bfloat16", "float32"])
+def test_the_scorers_embeddings_compute_as_its_judge_does(tutor, monkeypatch, precision):
+    import bot.scoring.judge
+    from bot.search.embeddings import Bfloat16View
+    from bot.tutoring.practice import Practice
+
+    monkeypatch.setattr(bot.scoring.judge, "shared_judge", lambda: bot.scoring.judge.Judge(precision=precision))
+    practice = Practice(tutor, evidence_cache=None)
+    assert practice.matcher.judge.precision == precision
+    assert isinstance(practice.matcher.encoder, Bfloat16View) == (precision == "bfloat16")
