@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -14,6 +17,11 @@ from bot.tutoring.results import HISTORY_SLOT, RESULT_SLOT, PracticeResult, read
 from bot.tutoring.tutor import Tutor, shared_tutor
 
 DomainDict = dict[str, Any]
+
+
+@lru_cache(maxsize=1)
+def _scoring_worker() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring")
 
 
 def _shown(tracker: Tracker) -> set[str]:
@@ -345,7 +353,14 @@ class ActionScorePractice(Action):
     def name(self) -> str:
         return "action_score_practice"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        """Scored in a worker thread: the action server runs one event loop for every student, and
+        judging an answer (about 200 ms) would hold up everyone else's replies meanwhile. One worker:
+        answers are scored in turn, and torch's per-thread pools are made once, not per thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_scoring_worker(), self.score, dispatcher, tracker, domain)
+
+    def score(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         from bot.tutoring.practice import made_lines, missed_lines, shared_practice
 
         practice = shared_practice()

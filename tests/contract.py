@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -34,4 +37,6 @@ def run(action, state: Tracker, domain: dict) -> tuple[list[dict], dict]:
     """The messages an action sends and the slots it sets."""
     dispatcher = CollectingDispatcher()
     events = action().run(dispatcher, state, domain)
+    if inspect.isawaitable(events):  # an action that works off the server's event loop
+        events = asyncio.run(events)
     return dispatcher.messages, {e["name"]: e["value"] for e in events if e["event"] == "slot"}

@@ -75,3 +75,33 @@ def test_the_teacher_report_counts_what_the_class_did(client, assistant, tmp_pat
     assert rows[good]["total"] == rows[weak]["total"] == "5"
     html = (tmp_path / "report.html").read_text()
     assert good in html and weak in html and "data:image/png;base64," in html
+
+
+def test_other_students_are_answered_while_an_answer_is_scored(client):
+    """Judging a long answer takes hundreds of milliseconds; the action server does it off its event
+    loop, so a student who asks something light meanwhile is answered first, not after it."""
+    import threading
+    import time
+
+    me, other = student(), student()
+    tag = uuid.uuid4().hex[:6]
+    long_answer = [f"{sentence} ({tag} {n})" for n in range(4) for sentence in GOOD]
+    opening = client.text(me, "quiz me")
+    assert opening.startswith("Practice round")
+    for part in long_answer:
+        assert "Noted" in client.text(me, part)
+    assert client.text(other, "how am I doing?")  # the other student's conversation exists and answers
+    finished: dict[str, float] = {}
+
+    def done() -> None:
+        client.say(me, "done")
+        finished["scored"] = time.perf_counter()
+
+    scoring = threading.Thread(target=done)
+    scoring.start()
+    time.sleep(0.08)  # the "done" is in the action server by now
+    assert client.text(other, "how am I doing?")
+    finished["light"] = time.perf_counter()
+    scoring.join(timeout=120)
+    assert client.slot(me, "practice_result")["claim"] == "claim_authoritarian_personality"
+    assert finished["light"] < finished["scored"]
