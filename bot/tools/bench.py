@@ -177,16 +177,13 @@ def _float32_practice(practice):
     """The shipped practice scorer's float32 twin (same weights and settings), or None when it
     already computes in float32."""
     from bot.scoring.judge import Judge
-    from bot.scoring.matcher import Matcher
-    from bot.tutoring.practice import Practice
+    from bot.tutoring.practice import Practice, practice_matcher
 
     judge = practice.matcher.judge
     if getattr(judge, "precision", "float32") == "float32":
         return None
     exact = Judge(judge.folder, precision="float32")
-    matcher = Matcher(practice.tutor.retriever.encoder, practice.scoring, judge=exact,
-                      shortlist=practice.scoring.shortlist, whole_text=True)
-    return Practice(practice.tutor, matcher, evidence_cache=None)
+    return Practice(practice.tutor, practice_matcher(practice.tutor, practice.scoring, exact), evidence_cache=None)
 
 
 def bench_scoring(script: dict, rounds: int = 30, users: int = 8) -> None:

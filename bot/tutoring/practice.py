@@ -19,7 +19,7 @@ import numpy as np
 
 from bot.essay.knowledge import KeyPoint, Position
 from bot.essay.parse import Block
-from bot.scoring.matcher import Assessment, Matcher, load_scoring, split_sentences
+from bot.scoring.matcher import Assessment, Matcher, Scoring, load_scoring, split_sentences
 from bot.settings import BUILD_DIR
 from bot.tutoring.kept import judge_fingerprint, read_kept, write_kept
 from bot.tutoring.results import PracticeResult
@@ -67,6 +67,17 @@ class Feedback:
         )
 
 
+def practice_matcher(tutor: Tutor, scoring: Scoring, judge) -> Matcher:
+    """The matcher practice rounds score with: ``judge`` over the scoring settings' shortlist, the
+    whole answer read too, and the answer's embeddings in bfloat16 when the judge computes in it."""
+    from bot.search.embeddings import Bfloat16View
+
+    encoder = tutor.retriever.encoder
+    if getattr(judge, "precision", "float32") == "bfloat16" and hasattr(encoder, "encode_cached"):
+        encoder = Bfloat16View(encoder)
+    return Matcher(encoder, scoring, judge=judge, shortlist=scoring.shortlist, whole_text=True)
+
+
 class Practice:
     def __init__(self, tutor: Tutor, matcher: Matcher | None = None, evidence_cache: Path | None = EVIDENCE_CACHE) -> None:
         self.tutor = tutor
@@ -75,13 +86,8 @@ class Practice:
         self.scoring = matcher.scoring if matcher is not None else load_scoring()
         if matcher is None:
             from bot.scoring.judge import shared_judge
-            from bot.search.embeddings import Bfloat16View
 
-            judge = shared_judge()
-            encoder = tutor.retriever.encoder
-            if judge.precision == "bfloat16" and hasattr(encoder, "encode_cached"):
-                encoder = Bfloat16View(encoder)
-            matcher = Matcher(encoder, self.scoring, judge=judge, shortlist=self.scoring.shortlist, whole_text=True)
+            matcher = practice_matcher(tutor, self.scoring, shared_judge())
         self.matcher = matcher
         self._evidence: dict[str, Evidence | None] = {}
         self._sentences: dict[str, tuple[list[tuple[str, Block]], np.ndarray]] = {}
