@@ -191,7 +191,7 @@ def _train_matcher(args: argparse.Namespace) -> int:
     from bot.scoring.train import main as train
 
     return train(Path(args.data), Path(args.out), epochs=args.epochs, seed=args.seed,
-                 base=Path(args.base) if args.base else None)
+                 base=Path(args.base) if args.base else None, stage_one_only=args.stage_one_only)
 
 
 def _calibrate(args: argparse.Namespace) -> int:
@@ -318,6 +318,8 @@ def parser() -> argparse.ArgumentParser:
     trainer.add_argument("--epochs", type=int, default=EPOCHS)
     trainer.add_argument("--seed", type=int, default=SEED)
     trainer.add_argument("--base", help="a stage-1 (ArgKP) model folder: skip stage 1 and adapt this one")
+    trainer.add_argument("--stage-one-only", action="store_true",
+                         help="train stage 1 only and keep its checkpoints in build/matcher-train for --base")
     trainer.set_defaults(run=_train_matcher)
 
     calibrate = commands.add_parser("calibrate", help="choose the key point threshold on labelled rebuttals")

@@ -211,7 +211,8 @@ def calibration(encoder, rebuttals, knowledge, essay, scoring):
 
     judge = shared_judge()
     matcher = Matcher(Memo(encoder), scoring, judge=judge, shortlist=scoring.shortlist, whole_text=True)
-    return calibrate(matcher, rebuttals, knowledge, essay, out_of_fold(judge.folder, REBUTTALS, rebuttals))
+    held_out = out_of_fold(judge.folder, REBUTTALS, rebuttals, scoring.shortlist)
+    return calibrate(matcher, rebuttals, knowledge, essay, held_out)
 
 
 @pytest.mark.slow  # the whole calibration: about a minute
@@ -239,3 +240,58 @@ def test_the_recorded_threshold_is_the_one_this_set_chooses(calibration, scoring
 def test_no_labelled_rebuttal_is_taken_for_off_topic_or_a_copy(calibration):
     assert calibration.below_floor == 0
     assert calibration.copied == []
+
+
+class WordJudge:
+    """Word overlap as a pair judge, never exactly 0: stands in for the trained weights."""
+
+    def score(self, pairs):
+        return np.array([0.01 + len(set(a.lower().split()) & set(b.lower().split())) / (1 + len(b.split()))
+                         for a, b in pairs], dtype=np.float32)
+
+
+ANSWERS = [
+    "The workers backed the soviets. The party won the congress. Nobody staged a coup in the night.",
+    "It was a coup.",
+    "The soviets were elected. " * 40,
+    "Lenin wanted power. The party obeyed him. Then the state grew and grew.",
+]
+POINTS = {"a": "the workers backed the soviets in October", "b": "the party won a majority at the congress",
+          "c": "power was not what Lenin wanted"}
+
+
+@pytest.mark.parametrize("shortlist", [None, 3, 2, 1, 0])
+def test_replaying_kept_unit_scores_gives_what_the_matcher_gives(shortlist):
+    """Out-of-fold unit scores are kept once; every reading rule replayed from them must be the live rule."""
+    from bot.essay.knowledge import KeyPoint, Knowledge, Position
+    from bot.scoring.calibrate import Labelled, replay, unit_scores
+
+    points = tuple(KeyPoint(k, t) for k, t in POINTS.items())
+    knowledge = Knowledge({"c": Position("c", "c", "", "", (), points, ())}, {})
+    rebuttals = [Labelled("c", text, ("a",)) for text in ANSWERS]
+    every = Matcher(CountingEncoder(), judge=WordJudge(), shortlist=None, whole_text=True)
+    kept = unit_scores(every, rebuttals, knowledge)
+    live = Matcher(CountingEncoder(), judge=WordJudge(), shortlist=shortlist, whole_text=True)
+    replayed = {(p.rebuttal, p.point): p.score for p in replay(kept, rebuttals, shortlist)}
+    for i, text in enumerate(ANSWERS):
+        assessed = live.assess(text, POINTS, threshold=1.0, off_topic_floor=0.0)
+        for kp, result in assessed.points.items():
+            assert replayed[(i, kp)] == pytest.approx(result.score, abs=1e-5), (text, kp)
+
+
+def test_the_whole_answer_alone_still_reads_a_one_sentence_answer_and_shows_a_sentence():
+    live = Matcher(CountingEncoder(), judge=WordJudge(), shortlist=0, whole_text=True)
+    single = live.assess("the workers backed the soviets", POINTS, threshold=0.3, off_topic_floor=0.0)
+    assert single.points["a"].score > 0.3
+    several = live.assess(ANSWERS[0], POINTS, threshold=0.3, off_topic_floor=0.0)
+    assert several.points["a"].made and several.points["a"].sentence == "The workers backed the soviets."
+
+
+def test_the_cheapest_rule_within_noise_of_the_best_is_chosen():
+    from bot.scoring.calibrate import Counts, choose_rule
+
+    table = {None: (Counts(80, 20, 20), 20.0), 3: (Counts(81, 20, 19), 14.0), 0: (Counts(80, 21, 20), 6.0),
+             1: (Counts(60, 40, 40), 4.0)}
+    assert choose_rule(table) == 0
+    table[0] = (Counts(70, 30, 30), 6.0)
+    assert choose_rule(table) == 3

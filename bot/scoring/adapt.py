@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 from bot.essay.knowledge import Knowledge, Position, load_knowledge
-from bot.scoring.calibrate import FOLDS, REBUTTALS, Labelled, Memo, folds_of, load_rebuttals, score_pairs
+from bot.scoring.calibrate import FOLDS, REBUTTALS, Labelled, Memo, folds_of, load_rebuttals, unit_scores
 from bot.settings import EVAL_DIR
 
 __all__ = ["OOF_FILE", "PARAPHRASES", "Paraphrases", "load_paraphrases", "main", "paraphrase_pairs",
@@ -105,15 +105,15 @@ def main(base: Path, data_dir: Path, work: Path, seed: int, path: Path = REBUTTA
     fold = folds_of(rebuttals)
     replay = random.Random(seed).sample(load_split(data_dir, "train").pairs(), REPLAY)
     sentences = paraphrase_pairs(load_paraphrases(knowledge, paraphrases), knowledge)
-    scores: list[list] = []
+    scores: list[dict] = []
     for k in range(FOLDS):
         train = [r for r, f in zip(rebuttals, fold, strict=True) if f != k]
         held = [i for i, f in enumerate(fold) if f == k]
         pairs = rebuttal_pairs(train, knowledge) * REPEAT + replay + sentences
         (model,) = fit(str(base), pairs, work / f"fold-{k}", EPOCHS, seed, LEARNING_RATE, BATCH, save="no")
-        scored = score_pairs(practice_matcher(Judge(model, verify=False)), [rebuttals[i] for i in held],
-                             knowledge, essay)
-        scores.extend([held[p.rebuttal], p.point, round(p.score, 5)] for p in scored.pairs)
+        scored = unit_scores(practice_matcher(Judge(model, verify=False), shortlist=None),
+                             [rebuttals[i] for i in held], knowledge, essay)
+        scores.extend({**record, "rebuttal": held[record["rebuttal"]]} for record in scored)
         print(f"fold {k}: {len(held)} rebuttals scored by a judge that never saw them", flush=True)
     pairs = rebuttal_pairs(rebuttals, knowledge) * REPEAT + replay + sentences
     (final,) = fit(str(base), pairs, work / "final", EPOCHS, seed, LEARNING_RATE, BATCH, save="no")
@@ -122,6 +122,6 @@ def main(base: Path, data_dir: Path, work: Path, seed: int, path: Path = REBUTTA
         "settings": {"folds": FOLDS, "replay_argkp_pairs": REPLAY, "repeat": REPEAT, "epochs": EPOCHS,
                      "learning_rate": LEARNING_RATE, "batch": BATCH, "rebuttals": len(rebuttals),
                      "paraphrase_pairs": len(sentences)},
-        "scores": scores,
+        "units": scores,
     }
     return final, cv

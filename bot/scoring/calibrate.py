@@ -20,7 +20,15 @@ import yaml
 
 from bot.essay.knowledge import CLAIMS_FILE, Knowledge, load_knowledge
 from bot.essay.parse import Essay
-from bot.scoring.matcher import OFF_TOPIC_FLOOR, SCORING_FILE, Matcher, SentenceEncoder, load_scoring, split_sentences
+from bot.scoring.matcher import (
+    OFF_TOPIC_FLOOR,
+    SCORING_FILE,
+    Matcher,
+    SentenceEncoder,
+    judged_cells,
+    load_scoring,
+    split_sentences,
+)
 from bot.settings import EVAL_DIR, ROOT
 
 REBUTTALS = EVAL_DIR / "rebuttals.yml"
@@ -140,6 +148,90 @@ def score_pairs(matcher: Matcher, rebuttals: list[Labelled], knowledge: Knowledg
     return Scored(pairs, relevance, copied)
 
 
+def unit_scores(matcher: Matcher, rebuttals: list[Labelled], knowledge: Knowledge,
+                essay: Essay | None = None) -> list[dict]:
+    """Cosine and judge of every unit of every rebuttal against every key point of its claim.
+
+    Kept out of fold beside the judge's weights, they let any reading rule (``replay``) be judged
+    on the same numbers without training again.
+    """
+    out = []
+    for i, r in enumerate(rebuttals):
+        points = {kp.id: kp.text for kp in knowledge.claims[r.claim].key_points}
+        passages = claim_passage_texts(knowledge, r.claim, essay) if essay is not None else ()
+        reading = matcher.read(r.text, passages)
+        cosines = matcher.cosines(reading.units, points)
+        cells = [(u, t) for u in reading.units for t in points.values()]
+        judge = matcher.judge.score(cells).reshape(len(reading.units), len(points)) if cells else cosines * 0
+        out.append({"rebuttal": i, "points": list(points), "whole": reading.whole,
+                    "cosine": np.round(cosines, 5).tolist(), "judge": np.round(judge, 5).tolist()})
+    return out
+
+
+def replay(records: list[dict], rebuttals: list[Labelled], shortlist: int | None) -> list[Pair]:
+    """The scores the matcher would give with ``shortlist`` (and the whole answer), from ``unit_scores``."""
+    pairs = []
+    for record in records:
+        r = rebuttals[record["rebuttal"]]
+        cosines, judge = np.asarray(record["cosine"], dtype=np.float32), np.asarray(record["judge"], dtype=np.float32)
+        best = np.zeros(len(record["points"]), dtype=np.float32)
+        if cosines.size:
+            always = [len(cosines) - 1] if record["whole"] else []
+            for i, j in judged_cells(cosines.reshape(len(cosines), -1), shortlist, always):
+                best[j] = max(best[j], judge[i, j])
+        pairs.extend(Pair(record["rebuttal"], r.claim, kp, float(best[j]), kp in r.makes)
+                     for j, kp in enumerate(record["points"]))
+    return pairs
+
+
+def judged_per_rebuttal(records: list[dict], shortlist: int | None) -> float:
+    """How many (unit, key point) pairs the judge reads per rebuttal under a rule: what it costs."""
+    total = 0
+    for record in records:
+        cosines = np.asarray(record["cosine"], dtype=np.float32)
+        if cosines.size:
+            always = [len(cosines) - 1] if record["whole"] else []
+            total += len(judged_cells(cosines.reshape(len(cosines), -1), shortlist, always))
+    return total / max(len(records), 1)
+
+
+RULES: tuple[int | None, ...] = (None, 3, 2, 1, 0)
+"""Shortlists compared by ``rules``: every unit, the 3, 2 or 1 closest, the whole answer alone."""
+
+
+def rules(records: list[dict], rebuttals: list[Labelled]) -> dict[int | None, tuple[Counts, float]]:
+    """Each shortlist's cross-validated figures and judged pairs per rebuttal, on the same out-of-fold scores."""
+    fold = folds_of(rebuttals)
+    return {k: (cross_validate(replay(records, rebuttals, k), fold)[0], judged_per_rebuttal(records, k)) for k in RULES}
+
+
+RULE_NOISE = 0.01
+"""F1 differences smaller than this are within what ~250 positive pairs can tell apart."""
+
+
+def choose_rule(table: dict[int | None, tuple[Counts, float]]) -> int | None:
+    """The cheapest rule whose cross-validated F1 is within ``RULE_NOISE`` of the best: speed is not noise."""
+    best = max(f.f1 for f, _ in table.values())
+    return min((k for k, (f, _) in table.items() if f.f1 >= best - RULE_NOISE), key=lambda k: table[k][1])
+
+
+def _rule_name(shortlist: int | None) -> str:
+    if shortlist is None:
+        return "every unit + the whole answer"
+    if shortlist == 0:
+        return "the whole answer alone"
+    return f"the {shortlist} closest units + the whole answer"
+
+
+def rules_text(table: dict[int | None, tuple[Counts, float]], chosen: int | None) -> str:
+    lines = ["reading rule (same out-of-fold scores)   precision  recall  F1     judged pairs per rebuttal"]
+    for k, (f, cost) in table.items():
+        mark = "  <- chosen" if k == chosen else ""
+        lines.append(f"  {_rule_name(k):<38} {f.precision:.3f}      {f.recall:.3f}   {f.f1:.3f}  {cost:5.1f}{mark}")
+    lines.append(f"(the cheapest rule within {RULE_NOISE} F1 of the best is chosen)")
+    return "\n".join(lines)
+
+
 def figures(pairs: list[Pair], threshold: float) -> Counts:
     tp = sum(p.gold and p.score >= threshold for p in pairs)
     fp = sum(not p.gold and p.score >= threshold for p in pairs)
@@ -242,8 +334,8 @@ def calibrate(
     )
 
 
-def out_of_fold(folder: Path, data: Path, rebuttals: list[Labelled]) -> list[Pair] | None:
-    """The out-of-fold scores kept beside the judge's weights, if they were made from this very file."""
+def out_of_fold_record(folder: Path, data: Path) -> dict | None:
+    """The out-of-fold record kept beside the judge's weights, if it was made from this very file."""
     import hashlib
     import json
 
@@ -255,6 +347,16 @@ def out_of_fold(folder: Path, data: Path, rebuttals: list[Labelled]) -> list[Pai
     record = json.loads(path.read_text(encoding="utf-8"))
     if record.get("data", {}).get(data.name) != hashlib.sha256(data.read_bytes()).hexdigest():
         return None
+    return record
+
+
+def out_of_fold(folder: Path, data: Path, rebuttals: list[Labelled], shortlist: int | None = 3) -> list[Pair] | None:
+    """Out-of-fold scores under the reading rule ``shortlist`` (older records hold one rule's scores only)."""
+    record = out_of_fold_record(folder, data)
+    if record is None:
+        return None
+    if "units" in record:
+        return replay(record["units"], rebuttals, shortlist)
     return [
         Pair(index, rebuttals[index].claim, point, float(score), point in rebuttals[index].makes)
         for index, point, score in record["scores"]
@@ -364,9 +466,15 @@ def main(
     essay = load_essay(claims.parent) if (claims.parent / "essay.yml").exists() else None
     scoring = load_scoring(out)
     judge = None if zero_shot else shared_judge()
-    matcher = Matcher(Memo(encoder), scoring, judge=judge, shortlist=scoring.shortlist if judge else None,
+    record = None if judge is None else out_of_fold_record(judge.folder, data)
+    shortlist = scoring.shortlist
+    if record is not None and "units" in record:
+        table = rules(record["units"], rebuttals)
+        shortlist = choose_rule(table)
+        print(rules_text(table, shortlist) + "\n")
+    matcher = Matcher(Memo(encoder), scoring, judge=judge, shortlist=shortlist if judge else None,
                       whole_text=judge is not None)
-    held_out = None if judge is None else out_of_fold(judge.folder, data, rebuttals)
+    held_out = None if judge is None else out_of_fold(judge.folder, data, rebuttals, shortlist)
     if judge is not None and held_out is None:
         print(f"note: no out-of-fold scores for {data} beside {judge.folder}: figures are in-sample"
               " (`make train-matcher` makes them)", file=sys.stderr)
@@ -376,7 +484,7 @@ def main(
         print("(threshold, per-point table and cross-validated figures from out-of-fold scores:"
               " each rebuttal judged by a model trained without it)")
     if write:
-        model = encoder.name if judge is None else f"{judge.name} (shortlist {scoring.shortlist} by {encoder.name})"
+        model = encoder.name if judge is None else f"{judge.name} (shortlist {shortlist} by {encoder.name})"
         write_scoring(scoring_record(result, data, model, matcher.shortlist), out)
         print(f"threshold {result.threshold:.2f} written to {out}")
     return 0

@@ -227,6 +227,36 @@ def load_scoring(path: Path = SCORING_FILE) -> Scoring:
     )
 
 
+def judged_cells(cosines: np.ndarray, shortlist: int | None, always: Sequence[int] = ()) -> list[tuple[int, int]]:
+    """The (unit, key point) cells a judge reads: each point's ``shortlist`` units closest by cosine, and ``always``.
+
+    The shortlist keeps a long answer's cost at ``shortlist`` pairs per key point; None reads every
+    unit. 0 reads only ``always`` (the whole answer); an answer with no whole reading (one sentence,
+    or too long to read whole) then gets the default shortlist, so no point goes unread.
+    """
+    units_, points = cosines.shape
+    if shortlist == 0 and not always:
+        shortlist = DEFAULT_SHORTLIST
+    k = units_ if shortlist is None else min(shortlist, units_)
+    cells = []
+    for j in range(points):
+        rows = range(units_) if k == units_ else np.argsort(-cosines[:, j], kind="stable")[:k]
+        cells.extend((int(i), j) for i in dict.fromkeys([*map(int, rows), *always]))
+    return cells
+
+
+@dataclass(frozen=True)
+class Reading:
+    """An answer as the matcher reads it: its sentences, those copied from the essay, and the units compared."""
+
+    sentences: list[str]
+    copies: dict[str, str]
+    own: list[str]
+    units: list[str]
+    whole: bool
+    """The last unit is the whole answer (read besides its sentences and pairs)."""
+
+
 class Matcher:
     """Scores answers against key points with an injected encoder; key point vectors are cached."""
 
@@ -295,19 +325,12 @@ class Matcher:
     def judged(
         self, read: list[str], key_points: Mapping[str, str], cosines: np.ndarray, always: Sequence[int] = ()
     ) -> np.ndarray:
-        """The judge's probabilities (units x points) for the shortlisted units; 0 for the rest.
-
-        The cosine shortlist keeps a long answer's cost at ``shortlist`` pairs per key point.
-        """
+        """The judge's probabilities (units x points) for the cells ``judged_cells`` picks; 0 for the rest."""
         out = np.zeros_like(cosines, dtype=np.float32)
         if not read or not key_points:
             return out
         texts = list(key_points.values())
-        k = len(read) if self.shortlist is None else min(self.shortlist, len(read))
-        cells = []
-        for j in range(len(texts)):
-            rows = range(len(read)) if k == len(read) else np.argsort(-cosines[:, j], kind="stable")[:k]
-            cells.extend((int(i), j) for i in dict.fromkeys([*map(int, rows), *always]))
+        cells = judged_cells(cosines, self.shortlist, always)
         unique = list(dict.fromkeys((read[i], texts[j]) for i, j in cells))
         scores = dict(zip(unique, self.judge.score(unique), strict=True))
         for i, j in cells:
@@ -340,6 +363,15 @@ class Matcher:
             found.update({s: pid for s in sentences if s not in found and (pid := copied_from(s, sources, True))})
         return found
 
+    def read(self, text: str | None, essay_passages: Mapping[str, str] | Sequence[str] = ()) -> Reading:
+        """The answer's sentences, the ones copied from ``essay_passages``, and the units its own are read as."""
+        sentences = split_sentences(text)
+        copies = self.copies(sentences, essay_passages)
+        own = [s for s in sentences if s not in copies]
+        read = self.units(own)
+        whole = self.whole_text and len(own) > 1 and bool(read) and read[-1] == " ".join(own)
+        return Reading(sentences, copies, own, read, whole)
+
     def assess(
         self,
         text: str | None,
@@ -356,16 +388,15 @@ class Matcher:
         """
         threshold = self.scoring.threshold if threshold is None else threshold
         floor = self.scoring.off_topic_floor if off_topic_floor is None else off_topic_floor
-        sentences = split_sentences(text)
-        copies = self.copies(sentences, essay_passages)
-        own = [s for s in sentences if s not in copies]
-        read = self.units(own)
-        has_whole = self.whole_text and len(own) > 1 and bool(read) and read[-1] == " ".join(own)
+        reading = self.read(text, essay_passages)
+        sentences, copies, own, read = reading.sentences, reading.copies, reading.own, reading.units
         cosines = self.cosines(read, key_points)
-        whole = [len(read) - 1] if has_whole else []
+        whole = [len(read) - 1] if reading.whole else []
         matrix = cosines if self.judge is None else self.judged(read, key_points, cosines, always=whole)
+        # a unit the judge did not read ranks below every unit it did, and among its kind by cosine
+        display = matrix if self.judge is None else np.where(matrix > 0, matrix, cosines - 1.0)
         singles = len(own)
-        shown_units = len(read) - int(has_whole)  # the whole answer counts, but a sentence is what is quoted back
+        shown_units = len(read) - int(reading.whole)  # the whole answer counts, but a sentence is what is quoted back
         relevance = float(cosines.max()) if cosines.size else 0.0
         off_topic = bool(own) and relevance < floor
         points = {}
@@ -373,9 +404,8 @@ class Matcher:
             if not read:
                 points[kp] = PointResult(kp, 0.0, False, None)
                 continue
-            column = matrix[:, j]
-            score = float(column.max())
-            shown = column[:shown_units]
+            score = float(matrix[:, j].max())
+            shown = display[:shown_units, j]
             best = int(shown.argmax())
             if best >= singles and shown[:singles].max() >= threshold:
                 best = int(shown[:singles].argmax())
