@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -260,12 +261,14 @@ def folds_of(rebuttals: list[Labelled], folds: int = FOLDS) -> list[int]:
     return out
 
 
-def cross_validate(pairs: list[Pair], fold: list[int], folds: int = FOLDS) -> tuple[Counts, list[float]]:
+def cross_validate(pairs: list[Pair], fold: list[int], folds: int = FOLDS,
+                   only: Callable[[Pair], bool] | None = None) -> tuple[Counts, list[float]]:
+    """Each fold judged at the threshold the other folds choose; ``only`` counts a subset of the judged pairs."""
     tp = fp = fn = 0
     chosen = []
     for k in range(folds):
         train = [p for p in pairs if fold[p.rebuttal] != k]
-        test = [p for p in pairs if fold[p.rebuttal] == k]
+        test = [p for p in pairs if fold[p.rebuttal] == k and (only is None or only(p))]
         threshold = choose(sweep(train))
         chosen.append(threshold)
         held = figures(test, threshold)
@@ -290,6 +293,8 @@ class Calibration:
     curve: list[tuple[float, Counts]]
     points: dict[str, tuple[Counts, int]]
     claims: dict[str, Counts]
+    groups: dict[str, Counts]
+    """Cross-validated figures of each set of positions (the core claims, the positions added beside them)."""
     rebuttals: int
     pairs: int
     least_relevant: float
@@ -316,7 +321,11 @@ def calibrate(
     honest = held_out if held_out is not None else pairs
     curve = sweep(honest)
     threshold = choose(curve)
-    cv, chosen = cross_validate(honest, folds_of(rebuttals))
+    fold = folds_of(rebuttals)
+    cv, chosen = cross_validate(honest, fold)
+    group = {key: position.group for key, position in knowledge.claims.items()}
+    groups = {g: cross_validate(honest, fold, only=lambda p, g=g: group[p.claim] == g)[0]
+              for g in dict.fromkeys(group[p.claim] for p in honest)}
     return Calibration(
         threshold=threshold,
         in_sample=figures(pairs, threshold),
@@ -325,6 +334,7 @@ def calibrate(
         curve=curve,
         points=per_point(honest, threshold),
         claims={c: figures([p for p in honest if p.claim == c], threshold) for c in dict.fromkeys(p.claim for p in honest)},
+        groups=groups,
         rebuttals=len(rebuttals),
         pairs=len(pairs),
         least_relevant=min(scored.relevance, default=0.0),
@@ -404,6 +414,9 @@ def calibration_text(result: Calibration) -> str:
         f"overall, {FOLDS}-fold cross-validated:   precision {c.precision:.3f} recall {c.recall:.3f} F1 {c.f1:.3f}"
         f" (fold thresholds {folds})"
     )
+    if len(result.groups) > 1:
+        lines.extend(f"  of which {g}: precision {f.precision:.3f} recall {f.recall:.3f} F1 {f.f1:.3f}"
+                     f" ({f.tp + f.fn} points made)" for g, f in result.groups.items())
     weakest = sorted((f.f1, kp, n) for kp, (f, n) in result.points.items() if f.f1 < 0.6)
     lines.append("weakest key points (F1, times made): " + (", ".join(f"{kp} {f1:.2f}/{n}" for f1, kp, n in weakest) or "none"))
     alike = ", ".join(f"{a}~{b} {s:.2f}" for a, b, s in result.twins)
@@ -436,6 +449,7 @@ def scoring_record(result: Calibration, data: Path, model: str, shortlist: int |
         "rule": "best micro-F1 over thresholds 0.05-0.95 by 0.01; ties to the middle of the tied run",
         "in_sample": result.in_sample.as_dict(),
         "cross_validated": {**result.cross_validated.as_dict(), "folds": FOLDS},
+        "cross_validated_by_group": {g: f.as_dict() for g, f in result.groups.items()},
     }
 
 
