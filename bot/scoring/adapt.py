@@ -106,13 +106,15 @@ def main(base: Path, data_dir: Path, work: Path, seed: int, path: Path = REBUTTA
     replay = random.Random(seed).sample(load_split(data_dir, "train").pairs(), REPLAY)
     sentences = paraphrase_pairs(load_paraphrases(knowledge, paraphrases), knowledge)
     scores: list[dict] = []
+    precision = "float32"
     for k in range(FOLDS):
         train = [r for r, f in zip(rebuttals, fold, strict=True) if f != k]
         held = [i for i, f in enumerate(fold) if f == k]
         pairs = rebuttal_pairs(train, knowledge) * REPEAT + replay + sentences
         (model,) = fit(str(base), pairs, work / f"fold-{k}", EPOCHS, seed, LEARNING_RATE, BATCH, save="no")
-        scored = unit_scores(practice_matcher(Judge(model, verify=False), shortlist=None),
-                             [rebuttals[i] for i in held], knowledge, essay)
+        judge = Judge(model, verify=False)  # in the tutor's precision, so the scores are the ones it would give
+        precision = judge.precision
+        scored = unit_scores(practice_matcher(judge, shortlist=None), [rebuttals[i] for i in held], knowledge, essay)
         scores.extend({**record, "rebuttal": held[record["rebuttal"]]} for record in scored)
         print(f"fold {k}: {len(held)} rebuttals scored by a judge that never saw them", flush=True)
     pairs = rebuttal_pairs(rebuttals, knowledge) * REPEAT + replay + sentences
@@ -121,7 +123,7 @@ def main(base: Path, data_dir: Path, work: Path, seed: int, path: Path = REBUTTA
         "data": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (path, paraphrases)},
         "settings": {"folds": FOLDS, "replay_argkp_pairs": REPLAY, "repeat": REPEAT, "epochs": EPOCHS,
                      "learning_rate": LEARNING_RATE, "batch": BATCH, "rebuttals": len(rebuttals),
-                     "paraphrase_pairs": len(sentences)},
+                     "paraphrase_pairs": len(sentences), "precision": precision},
         "units": scores,
     }
     return final, cv

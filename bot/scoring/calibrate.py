@@ -216,7 +216,7 @@ def choose_rule(table: dict[int | None, tuple[Counts, float]]) -> int | None:
     return min((k for k, (f, _) in table.items() if f.f1 >= best - RULE_NOISE), key=lambda k: table[k][1])
 
 
-def _rule_name(shortlist: int | None) -> str:
+def rule_name(shortlist: int | None) -> str:
     if shortlist is None:
         return "every unit + the whole answer"
     if shortlist == 0:
@@ -228,7 +228,7 @@ def rules_text(table: dict[int | None, tuple[Counts, float]], chosen: int | None
     lines = ["reading rule (same out-of-fold scores)   precision  recall  F1     judged pairs per rebuttal"]
     for k, (f, cost) in table.items():
         mark = "  <- chosen" if k == chosen else ""
-        lines.append(f"  {_rule_name(k):<38} {f.precision:.3f}      {f.recall:.3f}   {f.f1:.3f}  {cost:5.1f}{mark}")
+        lines.append(f"  {rule_name(k):<38} {f.precision:.3f}      {f.recall:.3f}   {f.f1:.3f}  {cost:5.1f}{mark}")
     lines.append(f"(the cheapest rule within {RULE_NOISE} F1 of the best is chosen)")
     return "\n".join(lines)
 

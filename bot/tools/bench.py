@@ -215,7 +215,10 @@ def bench_scoring(script: dict, rounds: int = 30, users: int = 8) -> None:
             began = time.perf_counter()
             which.assess(position, answer(n))
             into.append((time.perf_counter() - began) * 1000)
+    from bot.scoring.calibrate import rule_name
+
     precision = getattr(practice.matcher.judge, "precision", "float32")
+    line("reading rule (knowledge/scoring.yml)", rule_name(practice.matcher.shortlist))
     line(f"one answer ({len(sentences[:6])} sentences x {len(position.key_points)} key points, {precision})",
          f"p50 {percentile(timings, 50):.0f} ms, p95 {percentile(timings, 95):.0f} ms ({rounds} answers)")
     if exact_timings:
