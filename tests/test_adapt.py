@@ -18,15 +18,14 @@ TWO = Knowledge({"claim_a": _claim("claim_a", ("a-1", "First point."), ("a-2", "
                  "claim_b": _claim("claim_b", ("b-1", "Other claim's point."))}, {})
 
 
-def test_a_sentence_is_positive_for_its_point_and_negative_for_its_claims_others(tmp_path):
+def test_a_sentence_is_positive_for_its_point_and_with_siblings_negative_for_its_claims_others(tmp_path):
     path = tmp_path / "p.yml"
     path.write_text("paraphrases:\n  - point: a-1\n    makes: ['makes  the\n first']\n    near_misses: ['close but no']\n")
-    pairs = paraphrase_pairs(load_paraphrases(TWO, path), TWO)
-    assert sorted(pairs) == sorted([
-        ("makes the first", "First point.", 1),
-        ("close but no", "First point.", 0),
-        ("makes the first", "Second point.", 0),
-    ])  # never paired with another claim's point, whose answer it is not
+    own = [("makes the first", "First point.", 1), ("close but no", "First point.", 0)]
+    assert sorted(paraphrase_pairs(load_paraphrases(TWO, path), TWO, siblings=False)) == sorted(own)
+    assert sorted(paraphrase_pairs(load_paraphrases(TWO, path), TWO, siblings=True)) == sorted(
+        [*own, ("makes the first", "Second point.", 0)]
+    )  # never paired with another claim's point, whose answer it is not
 
 
 def test_an_unknown_point_is_an_error_not_a_skip(tmp_path):

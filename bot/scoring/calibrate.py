@@ -298,7 +298,9 @@ class Calibration:
     rebuttals: int
     pairs: int
     least_relevant: float
-    below_floor: int
+    """The lowest relevance of a labelled rebuttal that makes a point (what the off-topic floor must stay under)."""
+    below_floor: list[int]
+    """Rebuttals read as off topic: only ones that make no point may be."""
     copied: list[int]
     twins: list[tuple[str, str, float]]
 
@@ -337,8 +339,8 @@ def calibrate(
         groups=groups,
         rebuttals=len(rebuttals),
         pairs=len(pairs),
-        least_relevant=min(scored.relevance, default=0.0),
-        below_floor=sum(r < matcher.scoring.off_topic_floor for r in scored.relevance),
+        least_relevant=min((v for v, r in zip(scored.relevance, rebuttals, strict=True) if r.makes), default=0.0),
+        below_floor=[i for i, v in enumerate(scored.relevance) if v < matcher.scoring.off_topic_floor],
         copied=scored.copied,
         twins=twins(matcher, knowledge, TWIN_COSINE),
     )
@@ -422,8 +424,9 @@ def calibration_text(result: Calibration) -> str:
     alike = ", ".join(f"{a}~{b} {s:.2f}" for a, b, s in result.twins)
     lines.append(f"key points of one claim as alike as the threshold: {alike or 'none'}")
     lines.append(
-        f"least relevant labelled rebuttal: {result.least_relevant:.3f};"
-        f" {result.below_floor} below the off-topic floor; {len(result.copied)} taken for copies {result.copied}"
+        f"least relevant labelled rebuttal that makes a point: {result.least_relevant:.3f};"
+        f" {len(result.below_floor)} below the off-topic floor {result.below_floor};"
+        f" {len(result.copied)} taken for copies {result.copied}"
     )
     return "\n".join(lines)
 
@@ -439,7 +442,7 @@ def scoring_record(result: Calibration, data: Path, model: str, shortlist: int |
         "off_topic_floor": OFF_TOPIC_FLOOR,
         "off_topic_note": (
             "set by hand: 16 chit-chat lines scored at most 0.19,"
-            f" the least relevant labelled rebuttal {result.least_relevant:.2f}"
+            f" the least relevant labelled rebuttal that makes a point {result.least_relevant:.2f}"
         ),
         "chosen": dt.date.today().isoformat(),
         "chosen_on": chosen_on,
