@@ -163,10 +163,19 @@ def unit_scores(matcher: Matcher, rebuttals: list[Labelled], knowledge: Knowledg
         reading = matcher.read(r.text, passages)
         cosines = matcher.cosines(reading.units, points)
         cells = [(u, t) for u in reading.units for t in points.values()]
-        judge = matcher.judge.score(cells).reshape(len(reading.units), len(points)) if cells else cosines * 0
+        judge = matcher.judge.score(cells).reshape(len(reading.units), len(points)) if cells else np.zeros_like(cosines)
         out.append({"rebuttal": i, "points": list(points), "whole": reading.whole,
                     "cosine": np.round(cosines, 5).tolist(), "judge": np.round(judge, 5).tolist()})
     return out
+
+
+def _cells(record: dict, shortlist: int | None) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """A kept record's judge scores and the cells the matcher would read under ``shortlist``."""
+    cosines = np.asarray(record["cosine"], dtype=np.float32)
+    if not cosines.size:
+        return cosines, []
+    always = [len(cosines) - 1] if record["whole"] else []
+    return np.asarray(record["judge"], dtype=np.float32), judged_cells(cosines, shortlist, always)
 
 
 def replay(records: list[dict], rebuttals: list[Labelled], shortlist: int | None) -> list[Pair]:
@@ -174,12 +183,10 @@ def replay(records: list[dict], rebuttals: list[Labelled], shortlist: int | None
     pairs = []
     for record in records:
         r = rebuttals[record["rebuttal"]]
-        cosines, judge = np.asarray(record["cosine"], dtype=np.float32), np.asarray(record["judge"], dtype=np.float32)
         best = np.zeros(len(record["points"]), dtype=np.float32)
-        if cosines.size:
-            always = [len(cosines) - 1] if record["whole"] else []
-            for i, j in judged_cells(cosines.reshape(len(cosines), -1), shortlist, always):
-                best[j] = max(best[j], judge[i, j])
+        judge, cells = _cells(record, shortlist)
+        for i, j in cells:
+            best[j] = max(best[j], judge[i, j])
         pairs.extend(Pair(record["rebuttal"], r.claim, kp, float(best[j]), kp in r.makes)
                      for j, kp in enumerate(record["points"]))
     return pairs
@@ -187,13 +194,7 @@ def replay(records: list[dict], rebuttals: list[Labelled], shortlist: int | None
 
 def judged_per_rebuttal(records: list[dict], shortlist: int | None) -> float:
     """How many (unit, key point) pairs the judge reads per rebuttal under a rule: what it costs."""
-    total = 0
-    for record in records:
-        cosines = np.asarray(record["cosine"], dtype=np.float32)
-        if cosines.size:
-            always = [len(cosines) - 1] if record["whole"] else []
-            total += len(judged_cells(cosines.reshape(len(cosines), -1), shortlist, always))
-    return total / max(len(records), 1)
+    return sum(len(_cells(record, shortlist)[1]) for record in records) / max(len(records), 1)
 
 
 RULES: tuple[int | None, ...] = (None, 3, 2, 1, 0)
@@ -362,17 +363,20 @@ def out_of_fold_record(folder: Path, data: Path) -> dict | None:
     return record
 
 
-def out_of_fold(folder: Path, data: Path, rebuttals: list[Labelled], shortlist: int | None = 3) -> list[Pair] | None:
-    """Out-of-fold scores under the reading rule ``shortlist`` (older records hold one rule's scores only)."""
-    record = out_of_fold_record(folder, data)
-    if record is None:
-        return None
+def held_out_pairs(record: dict, rebuttals: list[Labelled], shortlist: int | None = 3) -> list[Pair]:
+    """A kept record's scores under the reading rule ``shortlist`` (older records hold one rule's scores only)."""
     if "units" in record:
         return replay(record["units"], rebuttals, shortlist)
     return [
         Pair(index, rebuttals[index].claim, point, float(score), point in rebuttals[index].makes)
         for index, point, score in record["scores"]
     ]
+
+
+def out_of_fold(folder: Path, data: Path, rebuttals: list[Labelled], shortlist: int | None = 3) -> list[Pair] | None:
+    """Out-of-fold scores under the reading rule ``shortlist``, if they were made from this very file."""
+    record = out_of_fold_record(folder, data)
+    return None if record is None else held_out_pairs(record, rebuttals, shortlist)
 
 
 def twins(matcher: Matcher, knowledge: Knowledge, threshold: float) -> list[tuple[str, str, float]]:
@@ -491,7 +495,7 @@ def main(
         print(rules_text(table, shortlist) + "\n")
     matcher = Matcher(Memo(encoder), scoring, judge=judge, shortlist=shortlist if judge else None,
                       whole_text=judge is not None)
-    held_out = None if judge is None else out_of_fold(judge.folder, data, rebuttals, shortlist)
+    held_out = None if record is None else held_out_pairs(record, rebuttals, shortlist)
     if judge is not None and held_out is None:
         print(f"note: no out-of-fold scores for {data} beside {judge.folder}: figures are in-sample"
               " (`make train-matcher` makes them)", file=sys.stderr)

@@ -203,19 +203,19 @@ def stage_one(data_dir: Path, work: Path, epochs: int, seed: int) -> tuple[Path,
     return work / chosen, figures, dev
 
 
-def _stage_one_minutes(base: Path) -> float:
-    """Minutes stage 1 took when it ran apart (``--stage-one-only``), so the card counts the whole training."""
+def _kept_stage_one(base: Path) -> dict | None:
+    """What stage 1 kept beside ``base`` when it ran apart (``--stage-one-only``), if ``base`` is of that run."""
     kept = base.parent / STAGE_ONE_FILE
-    return float(json.loads(kept.read_text(encoding="utf-8")).get("minutes", 0.0)) if kept.is_file() else 0.0
+    if not kept.is_file():
+        return None
+    record = json.loads(kept.read_text(encoding="utf-8"))
+    return record if base.name in record["checkpoints"] else None
 
 
-def _stage_one_figures(base: Path, dev: ArgKP) -> dict[str, MapFigures]:
-    """Dev figures of the run ``base`` came from, when stage 1 kept them beside it; else of ``base`` alone."""
-    kept = base.parent / STAGE_ONE_FILE
-    if kept.is_file():
-        record = json.loads(kept.read_text(encoding="utf-8"))
-        if base.name in record["checkpoints"]:
-            return {name: MapFigures(f["strict"], f["relaxed"], {}) for name, f in record["checkpoints"].items()}
+def _stage_one_figures(kept: dict | None, base: Path, dev: ArgKP) -> dict[str, MapFigures]:
+    """Dev figures of the run ``base`` came from, when stage 1 kept them; else of ``base`` alone."""
+    if kept is not None:
+        return {name: MapFigures(f["strict"], f["relaxed"], {}) for name, f in kept["checkpoints"].items()}
     return {base.name: evaluate_on(dev, _matcher_for(Judge(base, verify=False)).score)}
 
 
@@ -224,7 +224,7 @@ def main(data_dir: Path = DATA_DIR, out: Path = JUDGE_DIR, epochs: int = EPOCHS,
     """Stage 1 (ArgKP), or ``base`` as its result; then stage 2 (our rebuttals, cross-validated).
 
     ``stage_one_only`` stops after stage 1, its checkpoints and their dev figures kept in
-    ``build/matcher-train``, so stage 2 can be rerun on them with ``base`` (25 minutes, not 60).
+    ``build/matcher-train``, so stage 2 can be rerun on them with ``base`` (about 35 minutes, not 60).
     """
     offline()
     from bot.scoring import adapt
@@ -237,16 +237,17 @@ def main(data_dir: Path = DATA_DIR, out: Path = JUDGE_DIR, epochs: int = EPOCHS,
         chosen, _, _ = stage_one(data_dir, WORK_DIR, epochs, seed)
         print(f"stage 1 chosen: {chosen} (stage 2: python -m bot train-matcher --base {chosen})")
         return 0
-    given = base is not None
+    kept = None
     if base is None:
         base, figures, dev = stage_one(data_dir, WORK_DIR, epochs, seed)
     else:
         dev = load_split(data_dir, "dev")
-        figures = _stage_one_figures(base, dev)
+        kept = _kept_stage_one(base)
+        figures = _stage_one_figures(kept, base, dev)
     stage_one_dev = figures[base.name]
     train_pairs = len(load_split(data_dir, "train").labels)
     adapted, cv = adapt.main(base, data_dir, WORK_DIR / "adapt", seed)
-    minutes = (time.perf_counter() - started) / 60 + (_stage_one_minutes(base) if given else 0.0)
+    minutes = (time.perf_counter() - started) / 60 + (kept or {}).get("minutes", 0.0)
     _save_fp16(adapted, out)
     (out / adapt.OOF_FILE).write_text(json.dumps(cv, indent=1) + "\n", encoding="utf-8")
     dev_fp16 = evaluate_on(dev, _matcher_for(Judge(out, verify=False)).score)
