@@ -3,11 +3,8 @@ SHELL := /bin/bash
 PYTHON_BOOT ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-RASA := $(PY) -m rasa
 INSTALLED := $(VENV)/.installed
-MODEL := build/models/tutor.tar.gz
 INDEX := build/index/manifest.json
-NLU_SOURCES := config.yml domain.yml $(shell find data bot/nlu -name "*.yml" -o -name "*.py" 2>/dev/null)
 
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -55,13 +52,8 @@ train-matcher: $(TRAIN_INSTALLED) ## train the key point judge (ArgKP-2021, then
 index: setup ## build the passage index if knowledge/ changed
 	$(PY) -m bot build --if-stale
 
-train: index ## build the index and train the Rasa model if data or config changed (or the model is unreadable)
-	@$(PY) -m bot check-model --quiet || rm -f $(MODEL)
-	@$(MAKE) --no-print-directory $(MODEL)
-
-$(MODEL): $(INSTALLED) $(NLU_SOURCES)
-	$(RASA) train --fixed-model-name tutor --out build/models
-	touch $@
+train: index ## build the index; the Rasa model: models/tutor/ if trained from these inputs, else rasa train (~13 min)
+	$(PY) -m bot train-model
 
 run: train ## set up, train if needed and serve the assistant on http://localhost:5005
 	$(PY) -m bot serve $(SERVE_ARGS)

@@ -103,6 +103,13 @@ def _check_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_model(args: argparse.Namespace) -> int:
+    from bot.server.trained_model import ensure_model
+
+    print(ensure_model(force=args.force).message)
+    return 0
+
+
 def _check_stores(args: argparse.Namespace) -> int:
     from bot.server.stores import StoreUnavailable, check
 
@@ -341,6 +348,12 @@ def parser() -> argparse.ArgumentParser:
     model.add_argument("--model", help="the model file (default build/models/tutor.tar.gz)")
     model.add_argument("--quiet", action="store_true", help="say nothing, only the exit code")
     model.set_defaults(run=_check_model)
+
+    train_model = commands.add_parser(
+        "train-model", help="make build/models/tutor.tar.gz current: the build copy, the shipped one, or rasa train"
+    )
+    train_model.add_argument("--force", action="store_true", help="train even if a current copy exists")
+    train_model.set_defaults(run=_train_model)
 
     stores = commands.add_parser(
         "check-stores", help="check that the stores TUTOR_ENDPOINTS names can be reached (exit 1 if not)"
