@@ -503,14 +503,16 @@ def test_image_installs_the_widget_as_make_setup_does() -> None:
 
 
 def test_image_copies_what_the_servers_and_training_read() -> None:
-    """Training inputs (the Makefile's NLU_SOURCES), the knowledge, both packages and the config files."""
+    """Training inputs (every file the shipped model's fingerprint names), the knowledge, both packages
+    and the config files."""
+    from bot.server.trained_model import input_files
+
     copied = copied_sources()
     for source in copied:
         assert (ROOT / source).exists(), f"COPY {source}: no such path in the repository"
-    nlu_sources = re.search(r"^NLU_SOURCES := (.*)$", MAKEFILE.read_text(encoding="utf-8"), re.MULTILINE)
-    assert nlu_sources, "the Makefile no longer defines NLU_SOURCES"
-    needed = [word for word in shlex.split(nlu_sources.group(1)) if (ROOT / word).exists()]
-    assert "config.yml" in needed and "data" in needed
+    needed = [path.relative_to(ROOT).as_posix() for path in input_files(ROOT)]
+    assert "config.yml" in needed and any(path.startswith("data/") for path in needed)
+    needed.append("models/tutor")
     _, rasa = server("bot.server.rasa_run")
     argv = container_argv(rasa)
     endpoints = expand(option(argv, "--endpoints"), environment(rasa))
@@ -523,14 +525,14 @@ def test_image_builds_the_index_and_model_serve_py_loads() -> None:
     """`make train`'s steps, in its order, writing build/index and build/models/tutor.tar.gz where the servers look."""
     commands = dockerfile_commands()
     builds = [i for i, words in enumerate(commands) if words[:4] == ["python", "-m", "bot", "build"]]
-    trains = [i for i, words in enumerate(commands) if words[:4] == ["python", "-m", "rasa", "train"]]
+    trains = [i for i, words in enumerate(commands) if words[:4] == ["python", "-m", "bot", "train-model"]]
     assert builds and trains and builds[0] < trains[0], "the index must be built, then the model trained"
     train = commands[trains[0]]
     assert train in makefile_commands(), "the image trains differently from `make train`"
-    model = Path(option(train, "--out")) / f"{option(train, '--fixed-model-name')}.tar.gz"
-    assert model == expected_model()
-    makefile_model = re.search(r"^MODEL := (.*)$", MAKEFILE.read_text(encoding="utf-8"), re.MULTILINE)
-    assert makefile_model and Path(makefile_model.group(1).strip()) == model
+    from bot.server.trained_model import BUILD_MODEL
+    from bot.settings import BUILD_DIR
+
+    assert Path("build") / BUILD_MODEL.relative_to(BUILD_DIR) == expected_model()
     # bot/settings.py moves build/ and knowledge/ when these are set: the image must not set them.
     read = set(re.findall(r'os\.environ\.get\("(\w+)"', (ROOT / "bot" / "settings.py").read_text(encoding="utf-8")))
     moved = read & {"TUTOR_KNOWLEDGE_DIR", "TUTOR_BUILD_DIR", "TUTOR_JUDGE_DIR"}
