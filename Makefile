@@ -52,7 +52,7 @@ train-matcher: $(TRAIN_INSTALLED) ## train the key point judge (ArgKP-2021, then
 index: setup ## build the passage index if knowledge/ changed
 	$(PY) -m bot build --if-stale
 
-train: index ## build the index; the Rasa model: models/tutor/ if trained from these inputs, else rasa train (~13 min)
+train: index ## build the index; the Rasa model: models/tutor/ if trained from these inputs, else rasa train (13-21 min)
 	$(PY) -m bot train-model
 
 run: train ## set up, train if needed and serve the assistant on http://localhost:5005

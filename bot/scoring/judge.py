@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.files import sha256_of
 from bot.settings import JUDGE_DIR, offline, scoring_precision
 
 __all__ = ["JUDGE_DIR", "PRECISIONS", "Judge", "JudgeUnavailable", "check_judge", "resolve_precision", "shared_judge"]
@@ -54,14 +55,6 @@ class JudgeUnavailable(RuntimeError):
     """The trained matcher's files are missing or not the ones its manifest names."""
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def check_judge(folder: Path = JUDGE_DIR) -> dict:
     """The manifest, once every file it lists is present with the recorded hash."""
     manifest_path = folder / MANIFEST
@@ -77,7 +70,7 @@ def check_judge(folder: Path = JUDGE_DIR) -> dict:
         path = folder / name
         if not path.is_file():
             raise JudgeUnavailable(f"the trained key point matcher is incomplete: {path} is missing; {remedy}")
-        if _sha256(path) != expected:
+        if sha256_of(path) != expected:
             raise JudgeUnavailable(f"{path} is corrupt (its SHA-256 is not the manifest's); {remedy}")
     return manifest
 
@@ -123,7 +116,7 @@ class Judge:
         if manifest.is_file():
             identity = hashlib.sha256(manifest.read_bytes()).hexdigest()
         else:
-            identity = _sha256(weights) if weights.is_file() else str(self.folder.resolve())
+            identity = sha256_of(weights) if weights.is_file() else str(self.folder.resolve())
         return identity if self.precision == "float32" else f"{identity}:{self.precision}"
 
     def warm(self) -> None:

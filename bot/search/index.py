@@ -6,7 +6,6 @@ exact and fast; nothing approximate is needed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -16,6 +15,7 @@ import numpy as np
 import yaml
 
 from bot.essay.parse import Essay
+from bot.files import sha256_of
 from bot.settings import INDEX_DIR, KNOWLEDGE_DIR
 
 MIN_PASSAGE_CHARS = 40  # "Name comments:" introduces a quotation; it is no passage
@@ -38,15 +38,11 @@ class Passage:
     footnotes: tuple[int, ...]
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def essay_fingerprint(knowledge_dir: Path = KNOWLEDGE_DIR) -> dict[str, str]:
     """Hashes of the files the passages come from: the essay, its description, its corrections."""
     meta = yaml.safe_load((knowledge_dir / "essay.yml").read_text(encoding="utf-8"))
     names = ["essay.yml", meta["source"], meta.get("corrections", "corrections.yml")]
-    return {name: _sha256(knowledge_dir / name) for name in names}
+    return {name: sha256_of(knowledge_dir / name) for name in names}
 
 
 def passages_of(essay: Essay) -> list[Passage]:
@@ -103,7 +99,7 @@ class PassageIndex:
             "dimension": int(vectors.shape[1]),
             "passages": len(passages),
             "essay": essay_fingerprint(),
-            "claims": _sha256(KNOWLEDGE_DIR / "claims.yml"),
+            "claims": sha256_of(KNOWLEDGE_DIR / "claims.yml"),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "build_seconds": round(time.perf_counter() - started, 3),
         }
