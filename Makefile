@@ -13,7 +13,7 @@ export PYTHONWARNINGS := ignore
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help setup train index run test test-fast lint validate eval bench compare report clean train-matcher
+.PHONY: help setup train index run test test-fast lint validate eval bench compare report clean train-matcher judge-passages
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -48,6 +48,10 @@ $(TRAIN_INSTALLED): $(INSTALLED) requirements-train.txt
 train-matcher: $(TRAIN_INSTALLED) ## train the key point judge (ArgKP-2021, then our rebuttals) and re-calibrate (about an hour; not in make test)
 	$(PY) -m bot train-matcher $(TRAIN_ARGS)
 	$(PY) -m bot calibrate --write
+	$(PY) -m bot judge-passages
+
+judge-passages: index ## judge every passage for every claim's key points into models/judged-passages/ (after editing knowledge/; minutes)
+	$(PY) -m bot judge-passages
 
 index: setup ## build the passage index if knowledge/ changed
 	$(PY) -m bot build --if-stale

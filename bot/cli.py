@@ -110,6 +110,27 @@ def _train_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def _judge_passages(args: argparse.Namespace) -> int:
+    from bot.settings import JUDGED_PASSAGES
+    from bot.tutoring.tutor import shared_tutor
+
+    tutor = shared_tutor()
+    if args.check:
+        missing = tutor.unjudged()
+        if missing:
+            shown = ", ".join(f"{p} for {c}{'/' + h if h else ''}" for p, c, h in missing[:5])
+            print(f"{JUDGED_PASSAGES} lacks {len(missing)} passage judgements ({shown}, ...): "
+                  "run `make judge-passages` and commit it", file=sys.stderr)
+            return 1
+        print(f"{JUDGED_PASSAGES} covers every passage for every claim and charge")
+        return 0
+    started = time.perf_counter()
+    written, computed = tutor.judge_passages()
+    print(f"{written} passage judgements ({computed} computed now) in {time.perf_counter() - started:.0f}s "
+          f"-> {JUDGED_PASSAGES}")
+    return 0
+
+
 def _check_stores(args: argparse.Namespace) -> int:
     from bot.server.stores import StoreUnavailable, check
 
@@ -354,6 +375,12 @@ def parser() -> argparse.ArgumentParser:
     )
     train_model.add_argument("--force", action="store_true", help="train even if a current copy exists")
     train_model.set_defaults(run=_train_model)
+
+    judged = commands.add_parser(
+        "judge-passages", help="judge every passage's sentences for every claim's key points (the table start-up reads)"
+    )
+    judged.add_argument("--check", action="store_true", help="exit 1 if the table lacks a current passage or key point")
+    judged.set_defaults(run=_judge_passages)
 
     stores = commands.add_parser(
         "check-stores", help="check that the stores TUTOR_ENDPOINTS names can be reached (exit 1 if not)"

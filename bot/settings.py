@@ -19,6 +19,8 @@ BUILD_DIR = Path(os.environ.get("TUTOR_BUILD_DIR", ROOT / "build"))
 JUDGE_DIR = Path(os.environ.get("TUTOR_JUDGE_DIR", ROOT / "models" / "key-point-matcher"))
 ARGKP_DIR = Path(os.environ.get("TUTOR_ARGKP_DIR", ROOT.parent / "shared" / "data" / "argkp-2021"))
 INDEX_DIR = BUILD_DIR / "index"
+JUDGED_PASSAGES = ROOT / "models" / "judged-passages" / "support.json"
+"""The judge's reading of every passage for every claim, shipped (``python -m bot judge-passages``)."""
 EVAL_DIR = ROOT / "eval"
 
 #: No model hub, ever: the weights ship in packages and in models/.

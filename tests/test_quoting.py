@@ -123,6 +123,51 @@ class OverlapJudge:
         return self.name
 
 
+class PrecisionJudge(OverlapJudge):
+    """The same weights computing in another precision: another fingerprint, the same identity."""
+
+    def __init__(self, name: str = "weights-a", precision: str = "bfloat16") -> None:
+        super().__init__(name)
+        self.precision = precision
+
+    def identity(self) -> str:
+        return self.name
+
+    def fingerprint(self) -> str:
+        return f"{self.name}:{self.precision}"
+
+
+def test_a_shipped_table_serves_the_same_weights_at_any_precision_and_a_kept_file_only_its_own(tmp_path):
+    import numpy as np
+
+    passage = "Workers supported the soviets in their millions. The harvest failed in the south."
+    points = ["workers supported the soviets", "harvest failed south"]
+    reference = Focuser(Words(), PrecisionJudge(precision="float32"))
+    matrix = reference.support(passage, "paragraph", points)
+    reference.save(tmp_path / "shipped.json", shipped=True)
+    reference.save(tmp_path / "kept.json")
+
+    other = Focuser(Words(), PrecisionJudge(precision="bfloat16"))
+    assert other.load(tmp_path / "kept.json") == 0
+    assert other.load(tmp_path / "shipped.json", shipped=True) == 1
+    assert np.allclose(other.support(passage, "paragraph", points), matrix, atol=1e-5)
+    assert other.judge.pairs == 0 and other.fresh == 0
+    assert Focuser(Words(), PrecisionJudge("weights-b")).load(tmp_path / "shipped.json", shipped=True) == 0
+
+
+def test_a_sentence_and_key_point_pair_is_judged_once_whatever_set_of_points_it_comes_in():
+    passage = "Workers supported the soviets in their millions. The harvest failed in the south."
+    claim = ["workers supported the soviets", "harvest failed south"]
+    charge = ["the soviets had workers' support", *claim]
+    judge = OverlapJudge()
+    focuser = Focuser(Words(), judge)
+    focuser.support(passage, "paragraph", claim)
+    first = judge.pairs
+    focuser.support(passage, "paragraph", charge)
+    assert judge.pairs - first == 2  # only the new point's two shortlisted sentences
+    assert focuser.fresh == 2 and focuser.supported == 2
+
+
 def test_judged_sentences_are_kept_between_starts_for_the_same_judge_only(tmp_path):
     import numpy as np
 

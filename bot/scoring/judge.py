@@ -108,15 +108,17 @@ class Judge:
                     self._model = model
         return self._model
 
-    def fingerprint(self) -> str:
-        """What identifies these weights and how they compute: their manifest (which holds every
-        file's hash), else the weights' hash, and the precision when it is not float32."""
+    def identity(self) -> str:
+        """What identifies these weights: their manifest (which holds every file's hash), else the weights' hash."""
         manifest = self.folder / MANIFEST
         weights = self.folder / "model.safetensors"
         if manifest.is_file():
-            identity = hashlib.sha256(manifest.read_bytes()).hexdigest()
-        else:
-            identity = sha256_of(weights) if weights.is_file() else str(self.folder.resolve())
+            return hashlib.sha256(manifest.read_bytes()).hexdigest()
+        return sha256_of(weights) if weights.is_file() else str(self.folder.resolve())
+
+    def fingerprint(self) -> str:
+        """The weights' identity, and the precision when it is not float32."""
+        identity = self.identity()
         return identity if self.precision == "float32" else f"{identity}:{self.precision}"
 
     def warm(self) -> None:

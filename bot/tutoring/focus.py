@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.tutoring.kept import judge_fingerprint, read_kept, write_kept
+from bot.tutoring.kept import judge_fingerprint, judge_identity, read_kept, write_kept
 from bot.tutoring.quoting import join_quote, sentences, words
 
 __all__ = ["Focus", "Focuser", "salient_terms", "units_of"]
@@ -86,6 +86,7 @@ class Focuser:
         self._points: dict[str, np.ndarray] = {}
         self._support: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
         self._kept: dict[str, np.ndarray] = {}
+        self._pairs: dict[tuple[str, str], float] = {}
         self._fresh = 0
         self._lock = threading.Lock()
 
@@ -126,9 +127,13 @@ class Focuser:
             matrix = np.zeros_like(cosines, dtype=np.float32)
             cells = [(int(i), j) for j in range(len(points))
                      for i in np.argsort(-cosines[:, j], kind="stable")[:SHORTLIST]]
-            scores = self.judge.score([(units[i], points[j]) for i, j in cells])
-            for (i, j), score in zip(cells, scores, strict=True):
-                matrix[i, j] = score
+            pairs = [(units[i], points[j]) for i, j in cells]
+            unjudged = [p for p in dict.fromkeys(pairs) if p not in self._pairs]
+            scores = self.judge.score(unjudged)
+            with self._lock:
+                self._pairs.update(zip(unjudged, (float(s) for s in scores), strict=True))
+            for (i, j), pair in zip(cells, pairs, strict=True):
+                matrix[i, j] = self._pairs[pair]
         with self._lock:
             self._support[key] = matrix
             self._fresh += 1
@@ -138,38 +143,53 @@ class Focuser:
     def _entry_key(text: str, points: tuple[str, ...]) -> str:
         return hashlib.sha256(json.dumps([text, list(points)]).encode()).hexdigest()
 
-    def load(self, path: Path | None) -> int:
+    def load(self, path: Path | None, shipped: bool = False) -> int:
         """Support matrices kept by ``save`` for the same judge and shortlist; how many were read.
 
         Choosing a passage's sentences runs the judge over them (a few hundred ms the first time a
-        passage is shown for a claim); kept on disk, a restart does not pay it again.
+        passage is shown for a claim); kept on disk, a restart does not pay it again. A ``shipped``
+        table (``save(..., shipped=True)``) is read for the same weights at any precision: it is
+        what a fresh clone starts from.
         """
         record = read_kept(path)
-        if record is None or record.get("judge") != judge_fingerprint(self.judge) or record.get("shortlist") != SHORTLIST:
+        wanted = judge_identity(self.judge) if shipped else judge_fingerprint(self.judge)
+        if record is None or record.get("judge") != wanted or record.get("shortlist") != SHORTLIST:
             return 0
         try:
-            self._kept = {key: np.asarray(matrix, dtype=np.float32) for key, matrix in record["support"].items()}
+            kept = {key: np.asarray(matrix, dtype=np.float32) for key, matrix in record["support"].items()}
         except (ValueError, KeyError, TypeError, AttributeError):
             logging.getLogger(__name__).warning("unreadable %s: passages are judged again", path)
             return 0
-        return len(self._kept)
+        with self._lock:
+            self._kept.update(kept)
+        return len(kept)
 
     def kept(self, text: str, points: Sequence[str]) -> np.ndarray | None:
         return self._kept.get(self._entry_key(text, tuple(points)))
+
+    @property
+    def supported(self) -> int:
+        """How many support matrices this focuser holds (computed or read)."""
+        return len(self._support)
 
     @property
     def fresh(self) -> int:
         """How many support matrices were computed here rather than read from a kept file."""
         return self._fresh
 
-    def save(self, path: Path | None) -> None:
-        """Every support matrix computed so far, for the next start (written atomically)."""
+    def save(self, path: Path | None, shipped: bool = False) -> None:
+        """Every support matrix computed or used so far, for the next start (written atomically);
+        ``shipped`` keys it by the judge's weights alone, for ``load(..., shipped=True)``."""
         if path is None:
             return
         with self._lock:
             support = {self._entry_key(text, points): matrix.round(5).tolist()
                        for (text, points), matrix in self._support.items()}
-        write_kept(path, {"judge": judge_fingerprint(self.judge), "shortlist": SHORTLIST, "support": support})
+        judge = judge_identity(self.judge) if shipped else judge_fingerprint(self.judge)
+        record = {"judge": judge, "shortlist": SHORTLIST, "support": dict(sorted(support.items()))}
+        if shipped:
+            record["precision"] = getattr(self.judge, "precision", None)
+        write_kept(path, record)
 
     def for_points(self, text: str, kind: str, points: dict[str, str], query: str | None) -> Focus:
         """The key point this passage makes that is nearest the student's words, and its sentences."""

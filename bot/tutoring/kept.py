@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["judge_fingerprint", "read_kept", "write_kept"]
+__all__ = ["judge_fingerprint", "judge_identity", "read_kept", "write_kept"]
 
 _log = logging.getLogger(__name__)
 
@@ -24,6 +24,12 @@ def judge_fingerprint(judge: Any) -> str:
         return "cosine"
     fingerprint = getattr(judge, "fingerprint", None)
     return fingerprint() if fingerprint else type(judge).__name__
+
+
+def judge_identity(judge: Any) -> str:
+    """What identifies a judge's weights whatever precision it computes in (``judge_fingerprint`` without one)."""
+    identity = getattr(judge, "identity", None)
+    return identity() if identity else judge_fingerprint(judge)
 
 
 def read_kept(path: Path | None) -> dict | None:

@@ -10,7 +10,7 @@ import numpy as np
 
 from bot.essay.knowledge import Position
 from bot.search.retrieval import Hit, Retriever, shared_retriever
-from bot.settings import BUILD_DIR
+from bot.settings import BUILD_DIR, JUDGED_PASSAGES
 from bot.tutoring.focus import TARGET_WORDS, Focus, Focuser, salient_terms, units_of
 from bot.tutoring.quoting import compact_source, join_quote, words
 
@@ -194,19 +194,26 @@ class Tutor:
             return (len(terms & salient_terms(hit.passage.text)), hit.score)
         return sorted(hits, key=rank, reverse=True)[:k]
 
-    def warm(self, cache: Path | None = FOCUS_CACHE) -> int:
-        """Answer every claim and charge once, so the first students do not pay for loading.
-
-        Past the curated passages, the ones "tell me more" reaches next for the claim's own
-        statement are judged too (``WARM_FURTHER``): without them a long conversation's later
-        follow-ups each waited for the judge. What was judged is kept in ``cache`` for the next start.
-        """
-        self.focuser.load(cache)
-        before = self.focuser.fresh
-        count = 0
+    def asked(self) -> list[tuple[str, str | None, Position]]:
+        """Every (claim, charge) an answer is focused for: each claim, and each charge as its claim."""
         asked = [(claim, None, position) for claim, position in self.knowledge.claims.items()]
         if self.charge_claim in self.knowledge.claims:
             asked += [(self.charge_claim, charge, position) for charge, position in self.knowledge.charges.items()]
+        return asked
+
+    def warm(self, cache: Path | None = FOCUS_CACHE, shipped: Path | None = JUDGED_PASSAGES) -> int:
+        """Answer every claim and charge once, so the first students do not pay for loading.
+
+        The judged sentences of every passage for every claim are read from ``shipped`` (made by
+        ``judge_passages``), so no turn waits for the judge to read a passage; what is missing
+        there (knowledge edited since) is judged here for the curated passages and the ones
+        "tell me more" reaches next for the claim's own statement (``WARM_FURTHER``), and kept
+        in ``cache`` for the next start.
+        """
+        self.focuser.load(shipped, shipped=True)
+        self.focuser.load(cache)
+        before = self.focuser.fresh
+        asked = self.asked()
         for claim, charge, position in asked:
             for passage_id in position.passages:
                 self._warm_focus(passage_id, claim, charge)
@@ -218,10 +225,41 @@ class Tutor:
                     break
                 self.focus(hit, claim, charge, position.statement)
                 shown.update(hit.ids)
-            count += 1
         if self.focuser.fresh > before:
             self.focuser.save(cache)
-        return count
+        return len(asked)
+
+    def judge_passages(self, path: Path | None = JUDGED_PASSAGES) -> tuple[int, int]:
+        """Judge every passage of the index for every claim and charge, and write the table ``warm``
+        reads (only the current passages and key points: what was edited away is dropped).
+        Returns (matrices written, matrices the judge had to compute)."""
+        self.focuser.load(path, shipped=True)
+        before = self.focuser.fresh
+        for passage in self.retriever.index.passages:
+            if not units_of(passage.text, passage.kind):
+                continue
+            for claim, charge, _ in self.asked():
+                points = list(self.points_for(claim, charge).values())
+                if points:
+                    self.focuser.support(passage.text, passage.kind, points)
+        self.focuser.save(path, shipped=True)
+        return self.focuser.supported, self.focuser.fresh - before
+
+    def unjudged(self, path: Path | None = JUDGED_PASSAGES) -> list[tuple[str, str, str | None]]:
+        """The (passage, claim, charge) answers ``path`` holds no judged sentences for."""
+        focuser = Focuser(self.retriever.encoder, self.focuser.judge, self.focuser.threshold)
+        focuser.load(path, shipped=True)
+        missing = []
+        for passage in self.retriever.index.passages:
+            count = len(units_of(passage.text, passage.kind))
+            for claim, charge, _ in self.asked():
+                points = list(self.points_for(claim, charge).values())
+                if not count or not points:
+                    continue
+                kept = focuser.kept(passage.text, points)
+                if kept is None or kept.shape != (count, len(points)):
+                    missing.append((passage.id, claim, charge))
+        return missing
 
     def _warm_focus(self, passage_id: str, claim: str | None, charge: str | None) -> None:
         passage = self.retriever.index.get(passage_id)
