@@ -22,6 +22,7 @@ __all__ = ["RASA_VERSION", "Patch", "PatchRefused", "all_patches", "install", "i
 RASA_VERSION = "3.6.21"
 MODULES = (
     "action_calls", "events", "nlu_threads", "dialogue_states", "tracker_replays", "tracker_store_errors", "socketio",
+    "model_loading",
 )
 
 
@@ -117,6 +118,8 @@ def install(names: Iterable[str] | None = None) -> list[str]:
         replacement = found.patch.build(found.function)
         if isinstance(found.original, staticmethod):
             replacement = staticmethod(replacement)
+        elif isinstance(found.original, classmethod):
+            replacement = classmethod(replacement)
         setattr(found.owner, found.attribute, replacement)
         _installed[found.patch.name] = found
     return [found.patch.name for found in resolved]
