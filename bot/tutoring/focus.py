@@ -115,8 +115,8 @@ class Focuser:
         if key in self._support:
             return self._support[key]
         units = units_of(text, kind)
-        kept = self.kept(text, points)
-        if kept is not None and kept.shape == (len(units), len(points)):
+        if self.is_kept(text, kind, points):
+            kept = self.kept(text, points)
             with self._lock:
                 self._support[key] = kept
             return kept
@@ -166,6 +166,11 @@ class Focuser:
 
     def kept(self, text: str, points: Sequence[str]) -> np.ndarray | None:
         return self._kept.get(self._entry_key(text, tuple(points)))
+
+    def is_kept(self, text: str, kind: str, points: Sequence[str]) -> bool:
+        """Whether a kept matrix answers this passage and points (one row per unit, one column per point)."""
+        kept = self.kept(text, points)
+        return kept is not None and kept.shape == (len(units_of(text, kind)), len(points))
 
     @property
     def supported(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.essay.knowledge import Position
+from bot.search.index import Passage
 from bot.search.retrieval import Hit, Retriever, shared_retriever
 from bot.settings import BUILD_DIR, JUDGED_PASSAGES
 from bot.tutoring.focus import TARGET_WORDS, Focus, Focuser, salient_terms, units_of
@@ -229,19 +231,25 @@ class Tutor:
             self.focuser.save(cache)
         return len(asked)
 
+    def _every_answer(self) -> Iterator[tuple[Passage, str, str | None, list[str]]]:
+        """Each passage with each (claim, charge) and its key points, where there is something to judge."""
+        asked = self.asked()
+        for passage in self.retriever.index.passages:
+            if not units_of(passage.text, passage.kind):
+                continue
+            for claim, charge, _ in asked:
+                points = list(self.points_for(claim, charge).values())
+                if points:
+                    yield passage, claim, charge, points
+
     def judge_passages(self, path: Path | None = JUDGED_PASSAGES) -> tuple[int, int]:
         """Judge every passage of the index for every claim and charge, and write the table ``warm``
         reads (only the current passages and key points: what was edited away is dropped).
         Returns (matrices written, matrices the judge had to compute)."""
         self.focuser.load(path, shipped=True)
         before = self.focuser.fresh
-        for passage in self.retriever.index.passages:
-            if not units_of(passage.text, passage.kind):
-                continue
-            for claim, charge, _ in self.asked():
-                points = list(self.points_for(claim, charge).values())
-                if points:
-                    self.focuser.support(passage.text, passage.kind, points)
+        for passage, _, _, points in self._every_answer():
+            self.focuser.support(passage.text, passage.kind, points)
         self.focuser.save(path, shipped=True)
         return self.focuser.supported, self.focuser.fresh - before
 
@@ -249,17 +257,8 @@ class Tutor:
         """The (passage, claim, charge) answers ``path`` holds no judged sentences for."""
         focuser = Focuser(self.retriever.encoder, self.focuser.judge, self.focuser.threshold)
         focuser.load(path, shipped=True)
-        missing = []
-        for passage in self.retriever.index.passages:
-            count = len(units_of(passage.text, passage.kind))
-            for claim, charge, _ in self.asked():
-                points = list(self.points_for(claim, charge).values())
-                if not count or not points:
-                    continue
-                kept = focuser.kept(passage.text, points)
-                if kept is None or kept.shape != (count, len(points)):
-                    missing.append((passage.id, claim, charge))
-        return missing
+        return [(passage.id, claim, charge) for passage, claim, charge, points in self._every_answer()
+                if not focuser.is_kept(passage.text, passage.kind, points)]
 
     def _warm_focus(self, passage_id: str, claim: str | None, charge: str | None) -> None:
         passage = self.retriever.index.get(passage_id)
