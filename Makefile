@@ -34,15 +34,15 @@ $(CHROMIUM):
 
 $(INSTALLED): requirements.lock requirements-rasa.txt
 	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -q -r requirements.lock
-	$(PY) -m pip install --disable-pip-version-check -q --no-deps --ignore-requires-python -r requirements-rasa.txt
-	$(PY) -m pip install --disable-pip-version-check -q --no-deps setuptools==70.3.0
+	$(PY) -m pip install --disable-pip-version-check --no-compile -q -r requirements.lock
+	$(PY) -m pip install --disable-pip-version-check --no-compile -q --no-deps --ignore-requires-python -r requirements-rasa.txt
+	$(PY) -m pip install --disable-pip-version-check --no-compile -q --no-deps setuptools==70.3.0
 	touch $@
 
 TRAIN_INSTALLED := $(VENV)/.installed-train
 
 $(TRAIN_INSTALLED): $(INSTALLED) requirements-train.txt
-	$(PY) -m pip install --disable-pip-version-check -q --no-deps -r requirements-train.txt
+	$(PY) -m pip install --disable-pip-version-check --no-compile -q --no-deps -r requirements-train.txt
 	touch $@
 
 train-matcher: $(TRAIN_INSTALLED) ## train the key point judge (ArgKP-2021, then our rebuttals) and re-calibrate (about an hour; not in make test)

@@ -130,9 +130,26 @@ class Client:
 
 
 @pytest.fixture(scope="session")
-def assistant(tmp_path_factory):
-    """The real action server and Rasa server on free ports, started once per session."""
+def fake_slack():
+    """Slack's Web API, faked on a local port for the whole session."""
+    import threading
+
+    from .fake_slack import FakeSlack
+
+    server = FakeSlack()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def assistant(tmp_path_factory, fake_slack):
+    """The real action server and Rasa server on free ports, started once per session, with the
+    Slack channel configured against the fake Slack (the SLACK_* variables are read at start)."""
     from bot.server.serve import Assistant, free_port
+
+    from .fake_slack import BOT, SECRET, TOKEN
 
     workdir = tmp_path_factory.mktemp("assistant")
     server = Assistant(
@@ -140,6 +157,12 @@ def assistant(tmp_path_factory):
         action_port=free_port(),
         tracker_db=workdir / "tracker.db",
         log_dir=ARTIFACTS / "logs",
+        extra_env={
+            "SLACK_BOT_TOKEN": TOKEN,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_BASE": fake_slack.base,
+            "SLACK_BOT_USER_ID": BOT,
+        },
     )
     os.environ.pop("RASA_AUTH_TOKEN", None)
     server.start()

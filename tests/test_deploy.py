@@ -46,7 +46,9 @@ QUANTITY = re.compile(r"^([0-9.]+)(Ki|Mi|Gi|Ti|k|M|G|T|m)?$")
 UNITS = {None: 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 SHELL_VAR = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}|\$(\w+)")
 CONFIG_VAR = re.compile(r"\$\{(\w+)\}")
-PIP_NOISE = {"-q", "--quiet", "--disable-pip-version-check", "--no-cache-dir"}
+PIP_NOISE = {"-q", "--quiet", "--disable-pip-version-check", "--no-cache-dir", "--no-compile"}
+"""Flags that change pip's chatter, or when bytecode is written (make defers it to first import; the
+image compiles at build time, as its user cannot write to the venv), never what is installed."""
 
 
 # --- reading the files ---------------------------------------------------------------------------
@@ -239,7 +241,7 @@ def makefile_commands() -> list[list[str]]:
 
 
 def pip_installs(commands: list[list[str]]) -> list[list[str]]:
-    """The arguments of each ``pip install``, without flags that only change pip's chatter."""
+    """The arguments of each ``pip install``, without the flags of ``PIP_NOISE``."""
     installs = []
     for words in commands:
         if "pip" in words and words[words.index("pip") + 1 : words.index("pip") + 2] == ["install"]:

@@ -4,13 +4,10 @@ against the real assistant and a fake Slack Web API that records chat.postMessag
 from __future__ import annotations
 
 import json
-import os
 import re
-import threading
 import time
 import urllib.parse
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -18,13 +15,11 @@ from bot.channels import mrkdwn
 from bot.channels.slack import SeenKeys, SlackChannel, signature, verify_signature
 from bot.tutoring import replies
 
-from .conftest import ARTIFACTS, Client
+from .conftest import Client
+from .fake_slack import BOT, SECRET, TOKEN
 
 MORE = ("The essay also answers:", "More from the essay")  # domain.yml utter_more, utter_more_plain
 
-SECRET = "test-signing-secret"
-TOKEN = "xoxb-test-token"
-BOT = "UBOT"
 TEAM = "T0TEST"
 CLAIM = "Lenin was a dictator from day one"
 
@@ -260,61 +255,6 @@ def test_very_long_answers_are_spread_over_messages_of_at_most_fifty_blocks():
 # -- end to end: the real servers, a fake Slack --
 
 
-class FakeSlack(ThreadingHTTPServer):
-    """Slack's Web API as far as the channel uses it: records every chat.postMessage call."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _FakeSlackHandler)
-        self.calls: list[dict] = []
-        self.lock = threading.Lock()
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def posts(self, thread_ts: str) -> list[dict]:
-        with self.lock:
-            return [c["body"] for c in self.calls if c["body"].get("thread_ts") == thread_ts]
-
-    def wait(self, thread_ts: str, count: int = 1, timeout: float = 60.0) -> list[dict]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            posts = self.posts(thread_ts)
-            if len(posts) >= count:
-                return posts
-            time.sleep(0.2)
-        raise AssertionError(f"expected {count} post(s) in thread {thread_ts}, got {self.posts(thread_ts)}")
-
-
-class _FakeSlackHandler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-        with self.server.lock:
-            self.server.calls.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
-            ts = f"{time.time():.6f}"
-        reply = json.dumps({"ok": True, "channel": body.get("channel"), "ts": ts}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(reply)))
-        self.end_headers()
-        self.wfile.write(reply)
-
-    def log_message(self, *_args) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def fake_slack():
-    server = FakeSlack()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
 def test_a_failing_store_gets_the_same_send_it_again_answer_as_on_rest_and_socketio(fake_slack):
     """Not "I can't reach my sources": the message was not taken in, and the student should resend it."""
     import asyncio
@@ -336,31 +276,9 @@ def test_a_failing_store_gets_the_same_send_it_again_answer_as_on_rest_and_socke
 
 
 @pytest.fixture(scope="module")
-def slack_assistant(fake_slack, tmp_path_factory):
-    """Its own servers: the SLACK_* variables must be in their environment when they start."""
-    from bot.server.serve import Assistant, free_port
-
-    server = Assistant(
-        port=free_port(),
-        action_port=free_port(),
-        tracker_db=tmp_path_factory.mktemp("slack") / "tracker.db",
-        log_dir=ARTIFACTS / "logs-slack",
-        extra_env={
-            "SLACK_BOT_TOKEN": TOKEN,
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_BASE": fake_slack.base,
-            "SLACK_BOT_USER_ID": BOT,
-        },
-    )
-    os.environ.pop("RASA_AUTH_TOKEN", None)
-    server.start(timeout=480)  # slow when the two cores are shared with other work
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def slack(slack_assistant) -> Client:
-    return Client(slack_assistant.url)
+def slack(assistant) -> Client:
+    """The session's servers: started with the SLACK_* variables pointing at the fake Slack (conftest)."""
+    return Client(assistant.url)
 
 
 def send_event(slack: Client, payload: dict, **extra: str) -> tuple[int, object]:
@@ -477,10 +395,10 @@ def test_each_slack_user_is_a_separate_student(slack, fake_slack):
 
 
 @pytest.mark.e2e
-def test_a_student_joins_a_class_from_slack(slack, slack_assistant, fake_slack):
+def test_a_student_joins_a_class_from_slack(slack, assistant, fake_slack):
     from bot.classroom import accounts, db
 
-    engine = db.engine_for(f"sqlite:///{slack_assistant.tracker_db}")
+    engine = db.engine_for(f"sqlite:///{assistant.tracker_db}")
     name = f"slack-teacher-{uuid.uuid4().hex[:6]}"
     accounts.add_teacher(engine, name)
     room = accounts.create_class(engine, name, "Slack Seminar")
