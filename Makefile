@@ -72,7 +72,7 @@ test: train ## set up, train if needed, lint, validate the data and run every te
 	$(MAKE) --no-print-directory lint validate
 	$(PY) -m pytest
 
-test-fast: index ## lint and the unit tests: no servers, no trained model (the edit-test loop; about a minute)
+test-fast: index ## lint and the unit tests: no servers, no trained model (the edit-test loop; about two minutes)
 	$(VENV)/bin/ruff check bot actions tests
 	$(PY) -m pytest -q -m "not e2e and not model and not slow"
 
