@@ -115,8 +115,8 @@ class Focuser:
         if key in self._support:
             return self._support[key]
         units = units_of(text, kind)
-        if self.is_kept(text, kind, points):
-            kept = self.kept(text, points)
+        kept = self._fitting(text, points, len(units))
+        if kept is not None:
             with self._lock:
                 self._support[key] = kept
             return kept
@@ -164,13 +164,13 @@ class Focuser:
             self._kept.update(kept)
         return len(kept)
 
-    def kept(self, text: str, points: Sequence[str]) -> np.ndarray | None:
-        return self._kept.get(self._entry_key(text, tuple(points)))
+    def kept(self, text: str, kind: str, points: Sequence[str]) -> np.ndarray | None:
+        """The kept matrix for this passage and points, if it has one row per unit and one column per point."""
+        return self._fitting(text, points, len(units_of(text, kind)))
 
-    def is_kept(self, text: str, kind: str, points: Sequence[str]) -> bool:
-        """Whether a kept matrix answers this passage and points (one row per unit, one column per point)."""
-        kept = self.kept(text, points)
-        return kept is not None and kept.shape == (len(units_of(text, kind)), len(points))
+    def _fitting(self, text: str, points: Sequence[str], units: int) -> np.ndarray | None:
+        kept = self._kept.get(self._entry_key(text, tuple(points)))
+        return kept if kept is not None and kept.shape == (units, len(points)) else None
 
     @property
     def supported(self) -> int:

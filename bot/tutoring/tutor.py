@@ -258,7 +258,7 @@ class Tutor:
         focuser = Focuser(self.retriever.encoder, self.focuser.judge, self.focuser.threshold)
         focuser.load(path, shipped=True)
         return [(passage.id, claim, charge) for passage, claim, charge, points in self._every_answer()
-                if not focuser.is_kept(passage.text, passage.kind, points)]
+                if focuser.kept(passage.text, passage.kind, points) is None]
 
     def _warm_focus(self, passage_id: str, claim: str | None, charge: str | None) -> None:
         passage = self.retriever.index.get(passage_id)
