@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 def _restore_on_prediction(original: Callable[..., Any]) -> Callable[..., Any]:
     import tensorflow as tf
+    from rasa.utils.tensorflow.constants import LEARNING_RATE, RUN_EAGERLY
 
     def load(cls, model_file_name, model_data_example, predict_data_example=None, finetune_mode=False,
              *args: Any, **kwargs: Any):
@@ -32,8 +33,8 @@ def _restore_on_prediction(original: Callable[..., Any]) -> Callable[..., Any]:
                             *args, **kwargs)
         config = kwargs.get("config", {})
         model = cls(*args, **kwargs)
-        model.compile(optimizer=tf.keras.optimizers.Adam(config.get("learning_rate", 0.001)),
-                      run_eagerly=config.get("run_eagerly"))
+        model.compile(optimizer=tf.keras.optimizers.Adam(config.get(LEARNING_RATE, 0.001)),
+                      run_eagerly=config.get(RUN_EAGERLY))
         status = model.load_weights(model_file_name)
         model.run_inference(predict_data_example)
         try:
