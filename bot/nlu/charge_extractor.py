@@ -1,8 +1,8 @@
 """Recognise the charge-sheet item a student names, from the terms in ``knowledge/claims.yml``.
 
-A spaCy EntityRuler over lower-cased tokens finds phrasings DIET never saw in training
-(a variant spelling, an ordinal written as digits); DIET's own ``charge`` entities are kept where the ruler
-found nothing, and mapped to a known value or dropped.
+A spaCy EntityRuler over lower-cased tokens finds phrasings no training example has
+(a variant spelling, an ordinal written as digits); ``charge`` entities from another extractor in the
+pipeline are kept where the ruler found nothing, and mapped to a known value or dropped.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Give DIET the MiniLM sentence embedding as a dense sentence feature, next to sparse ones."""
+"""Give the intent classifier the MiniLM sentence embedding as a dense sentence feature."""
 
 from __future__ import annotations
 
