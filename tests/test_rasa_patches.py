@@ -134,7 +134,7 @@ def test_no_action_reads_past_events():
 
 def test_every_patch_names_a_function_of_this_rasa_with_the_source_it_was_written_for():
     patches = rasa_patches.all_patches()
-    assert len({p.name for p in patches}) == len(patches) == 11
+    assert len({p.name for p in patches}) == len(patches) == 10
     rasa_patches.uninstall()
     try:
         for patch in patches:
@@ -202,19 +202,13 @@ def test_loading_nlu_components_changes_nothing_in_rasa(tmp_path):
 
 @pytest.fixture(scope="module")
 def agent():
-    """The trained model, loaded as the Rasa server loads it: with no training step (one would fail)."""
+    """The trained model, loaded as the Rasa server loads it."""
     from rasa.core.agent import Agent
-    from rasa.utils.tensorflow.models import RasaModel
 
     from bot.server.serve import MODEL, check_model
 
-    def no_training(*_args, **_kwargs):
-        raise AssertionError("a training step while loading the model")
-
     check_model(MODEL)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(RasaModel, "fit", no_training)
-        return Agent.load(str(MODEL))
+    return Agent.load(str(MODEL))
 
 
 MESSAGES = ["hello", "Lenin was a dictator from day one", "what sources does the essay use?", "zzzz qqq", "ok"]
@@ -253,29 +247,6 @@ def test_parse_message_in_a_worker_thread_gives_rasas_parse(agent):
     finally:
         gc.unfreeze()
     assert len(threads) == len(MESSAGES) and all(name.startswith("nlu") for name in threads), threads
-
-
-@pytest.mark.model
-@pytest.mark.slow
-def test_a_model_loaded_without_a_training_step_predicts_as_rasas_own_load(agent):
-    from rasa.core.agent import Agent
-
-    from bot.server.serve import MODEL
-    from bot.tools.evaluate import load_examples
-
-    texts = MESSAGES + [example.text for example in load_examples()[::4]]
-    rasa_patches.uninstall(["model_load_without_training_step"])
-    try:
-        stock = Agent.load(str(MODEL))  # Rasa's own load: one training step, then the weights
-    finally:
-        rasa_patches.install(["model_load_without_training_step"])
-
-    async def parses(loaded) -> list[dict]:
-        return [await loaded.parse_message(text) for text in texts]
-
-    for ours, theirs in zip(asyncio.run(parses(agent)), asyncio.run(parses(stock)), strict=True):
-        assert ours["intent_ranking"] == theirs["intent_ranking"], ours["text"]
-        assert ours["entities"] == theirs["entities"], ours["text"]
 
 
 def test_the_frozen_heap_is_left_out_of_collections():

@@ -1,12 +1,12 @@
 """NLU in worker threads, so one student's message does not stop every other conversation.
 
-Rasa 3.6 runs NLU (MiniLM, DIET) synchronously on the server's only event loop: while one
+Rasa 3.6 runs NLU (MiniLM, the intent classifier) synchronously on the server's only event loop: while one
 message is understood no other student's message moves. It runs in as many worker threads
 as there are cores instead (the models release the GIL); the message's own conversation is
 still locked, so its order does not change. The rest is Rasa 3.6's ``parse_message``.
 
-After a model's first parse the heap is frozen (``bot.server.heap``): TensorFlow builds its
-graph on that parse, and later garbage collections then walk only what conversations create.
+After a model's first parse the heap is frozen (``bot.server.heap``): what the models build
+lazily is built by then, and later garbage collections walk only what conversations create.
 A model loaded later (``PUT /model``) has a new processor, so it is frozen again.
 """
 
