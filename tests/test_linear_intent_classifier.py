@@ -10,13 +10,13 @@ from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.linear_intent_classifier import LinearIntentClassifier
+from bot.nlu.linear_intent_classifier import LinearIntentClassifier, mark_negation
 from bot.nlu.sentence_featurizer import SentenceEmbeddingFeaturizer
 
 TRAINING = {
     "greet": ["hello there", "hi", "good morning", "hey, how are you", "hiya friend", "greetings"],
     "weather": ["will it rain tomorrow", "is it sunny outside", "what's the forecast", "how cold is it today",
-                "do I need an umbrella", "is there snow coming"],
+                "do I need an umbrella", "is there snow coming", "it isn't sunny, is it"],
     "food": ["what should I cook tonight", "recommend a pasta recipe", "I'm hungry, any ideas for lunch",
              "how do I bake bread", "what goes well with rice", "suggest a quick dinner"],
 }
@@ -113,3 +113,36 @@ def test_a_bad_config_is_refused(tmp_path, config):
             {**LinearIntentClassifier.get_default_config(), **config}, LocalModelStorage(tmp_path), Resource("m"),
             ExecutionContext(graph_schema=None, node_name="m"),
         )
+
+
+@pytest.mark.parametrize(
+    ("text", "marked"),
+    [
+        ("It wasn't a coup, it was a revolution.", "it wasn't NEG_a NEG_coup it was a revolution"),
+        ("not the fulfilment but the betrayal", "not NEG_the NEG_fulfilment NEG_but NEG_the NEG_betrayal"),
+        ("Nobody denies it; cant argue", "nobody NEG_denies NEG_it cant NEG_argue"),
+        ("a plain statement", "a plain statement"),
+    ],
+)
+def test_negation_marks_the_words_it_governs_up_to_punctuation(text, marked):
+    assert mark_negation(text) == marked
+
+
+def test_a_negated_statement_is_read_apart_from_the_statement(trained):
+    classifier, _, _, tmp_path = trained
+    plain, negated = classifier._features(featurised(tmp_path, ["it is sunny", "it isn't sunny"]))
+    assert classifier.negated is not None
+    assert plain.nnz < negated.nnz  # the negated words add features of their own
+
+
+def test_training_data_without_any_negation_trains_and_loads(tmp_path):
+    (tmp_path / "m").mkdir()
+    storage, resource = LocalModelStorage(tmp_path / "m"), Resource("m")
+    context = ExecutionContext(graph_schema=None, node_name="m")
+    classifier = LinearIntentClassifier.create({}, storage, resource, context)
+    classifier.train(TrainingData(featurised(tmp_path, ["hi", "hello", "rain today", "sunny today"],
+                                             ["greet", "greet", "weather", "weather"])))
+    assert classifier.negated is None
+    loaded = LinearIntentClassifier.load(classifier.component_config, storage, resource, context)
+    unseen = featurised(tmp_path, ["hello there", "no rain"])
+    np.testing.assert_array_equal(loaded.probabilities(unseen), classifier.probabilities(unseen))

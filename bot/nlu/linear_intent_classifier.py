@@ -5,11 +5,14 @@ held-out phrasings than this linear model does (docs/nlu-pipelines.md, round 8):
 2,700 training phrasings a linear model over TF-IDF word n-grams, TF-IDF character n-grams and
 the MiniLM sentence vector generalises better than a transformer trained from scratch.
 Each block of features has unit length, so the weights in the config say how much each counts.
+A fourth block marks the words a negation governs ("it wasn't a coup" gives ``NEG_coup``), so
+"X, not Y" and "X" differ in more than one token (cross-validated rejection 0.835 -> 0.857).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -29,11 +32,34 @@ from bot.nlu.sentence_featurizer import SentenceEmbeddingFeaturizer
 TOKENS = r"(?u)\b\w+\b"
 WEIGHTS_FILE = "weights.npz"
 VOCABULARY_FILE = "vocabulary.json"
+NEGATIONS = frozenset({
+    "not", "no", "never", "nothing", "nobody", "none", "neither", "nor", "cannot", "without", "hardly",
+    "isnt", "wasnt", "arent", "werent", "dont", "doesnt", "didnt", "wont", "wouldnt", "cant", "couldnt", "shouldnt",
+})
+_WORDS_OR_STOPS = re.compile(r"[\w']+|[.,;:!?]")
+NEGATED = "NEG_"
+
+
+def mark_negation(text: str) -> str:
+    """Prefix every word after a negation with ``NEG_`` until the next punctuation mark."""
+    out: list[str] = []
+    negated = False
+    for token in _WORDS_OR_STOPS.findall(text.lower()):
+        if token in ".,;:!?":
+            negated = False
+        elif token.endswith("n't") or token.replace("'", "") in NEGATIONS:
+            negated = True
+            out.append(token)
+        else:
+            out.append(NEGATED + token if negated else token)
+    return " ".join(out)
 
 
 def _vectorizer(analyzer: str, ngrams: list[int]) -> TfidfVectorizer:
     if analyzer == "word":
         return TfidfVectorizer(token_pattern=TOKENS, ngram_range=tuple(ngrams), sublinear_tf=True)
+    if analyzer == "negated":
+        return TfidfVectorizer(token_pattern=rf"\b{NEGATED}\w+", lowercase=False, sublinear_tf=True)
     return TfidfVectorizer(analyzer=analyzer, ngram_range=tuple(ngrams), sublinear_tf=True)
 
 
@@ -50,6 +76,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             "word_weight": 1.0,
             "char_weight": 1.0,
             "sentence_weight": 1.0,
+            "negation_weight": 1.0,
             # Inverse regularisation strength; chosen by 5-fold cross-validation on data/nlu.
             "C": 30.0,
             "max_iter": 2000,
@@ -81,6 +108,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         resource: Resource,
         words: TfidfVectorizer | None = None,
         chars: TfidfVectorizer | None = None,
+        negated: TfidfVectorizer | None = None,
         coef: np.ndarray | None = None,
         intercept: np.ndarray | None = None,
         classes: list[str] | None = None,
@@ -91,6 +119,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         self._resource = resource
         self.words = words
         self.chars = chars
+        self.negated = negated
         self.coef = coef
         self.intercept = intercept
         self.classes = classes or []
@@ -123,6 +152,8 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             config["word_weight"] * self.words.transform(texts),
             config["char_weight"] * self.chars.transform(texts),
             csr_matrix(config["sentence_weight"] * dense),
+            *([config["negation_weight"] * self.negated.transform([mark_negation(t) for t in texts])]
+              if self.negated is not None else []),
         ]).tocsr()
 
     def train(self, training_data: TrainingData) -> Resource:
@@ -135,6 +166,8 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         texts = [m.get(TEXT) for m in examples]
         self.words = _vectorizer("word", config["word_ngrams"]).fit(texts)
         self.chars = _vectorizer("char_wb", config["char_ngrams"]).fit(texts)
+        marked = [mark_negation(t) for t in texts]
+        self.negated = _vectorizer("negated", []).fit(marked) if any(NEGATED in t for t in marked) else None
         model = LogisticRegression(
             C=config["C"], max_iter=config["max_iter"], class_weight="balanced",
             random_state=config["random_state"],
@@ -173,11 +206,13 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             np.savez_compressed(
                 directory / WEIGHTS_FILE, coef=self.coef, intercept=self.intercept,
                 words_idf=self.words.idf_, chars_idf=self.chars.idf_,
+                **({"negated_idf": self.negated.idf_} if self.negated is not None else {}),
             )
             vocabulary = {
                 "classes": self.classes,
                 "words": {k: int(v) for k, v in self.words.vocabulary_.items()},
                 "chars": {k: int(v) for k, v in self.chars.vocabulary_.items()},
+                "negated": {k: int(v) for k, v in (self.negated.vocabulary_ if self.negated else {}).items()},
             }
             (directory / VOCABULARY_FILE).write_text(json.dumps(vocabulary), encoding="utf-8")
 
@@ -195,8 +230,12 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             weights = np.load(directory / WEIGHTS_FILE)
             vocabulary = json.loads((directory / VOCABULARY_FILE).read_text(encoding="utf-8"))
             vectorizers = []
-            for name, analyzer, ngrams in (("words", "word", "word_ngrams"), ("chars", "char_wb", "char_ngrams")):
-                vectorizer = _vectorizer(analyzer, config[ngrams])
+            kinds = (("words", "word", "word_ngrams"), ("chars", "char_wb", "char_ngrams"), ("negated", "negated", None))
+            for name, analyzer, ngrams in kinds:
+                if not vocabulary[name]:
+                    vectorizers.append(None)
+                    continue
+                vectorizer = _vectorizer(analyzer, config[ngrams] if ngrams else [])
                 vectorizer.vocabulary_ = vocabulary[name]
                 vectorizer.idf_ = weights[f"{name}_idf"]
                 vectorizers.append(vectorizer)
