@@ -72,9 +72,9 @@ test: train ## set up, train if needed, lint, validate the data and run every te
 	$(MAKE) --no-print-directory lint validate
 	$(PY) -m pytest
 
-test-fast: index ## lint and the unit tests: no servers, no trained model (the edit-test loop; about two minutes)
+test-fast: index ## lint and the unit tests: no servers, no trained model, no model-loading commands (the edit-test loop; about 90 s)
 	$(VENV)/bin/ruff check bot actions tests
-	$(PY) -m pytest -q -m "not e2e and not model and not slow"
+	$(PY) -m pytest -q -m "not e2e and not model and not slow and not command"
 
 eval: train ## held-out NLU and passage figures; the matcher on ArgKP dev and on our labelled rebuttals
 	$(PY) -m bot eval

@@ -78,6 +78,7 @@ def test_an_index_from_another_essay_is_stale(built, tmp_path):
     assert PassageIndex.load(tmp_path, check_fresh=False)
 
 
+@pytest.mark.command
 def test_building_needs_no_network(tmp_path):
     """The build runs with every hub and proxy pointed at a closed port."""
     env = dict(os.environ)

@@ -101,6 +101,7 @@ def test_an_unreadable_manifest_is_refused(copy):
         check_judge(copy)
 
 
+@pytest.mark.command
 def test_bot_match_refuses_without_weights_instead_of_falling_back(tmp_path):
     points = tmp_path / "kp.yml"
     points.write_text("k1: School uniform reduces bullying\n", encoding="utf-8")
@@ -137,6 +138,7 @@ def test_the_scoring_record_names_the_judge_and_cross_validated_figures():
     assert scoring.record["cross_validated"]["folds"] == 5
 
 
+@pytest.mark.command
 def test_bot_kpa_gives_a_row_per_precision_and_refuses_an_unknown_one(tmp_path):
     """A two-argument split written here, so the command runs in seconds: float32, bfloat16 and the
     zero-shot row, each with the official metric (both arguments matched right: 1.000)."""

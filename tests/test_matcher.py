@@ -173,6 +173,7 @@ def test_key_points_and_texts_are_read_in_the_forms_a_teacher_writes(tmp_path):
         load_texts(texts)
 
 
+@pytest.mark.command
 def test_the_match_command_prints_a_score_in_0_1_for_every_pair(tmp_path):
     key_points = tmp_path / "kp.yml"
     key_points.write_text(yaml.safe_dump({"rain": "It rains a lot in autumn.", "cats": "Cats sleep most of the day."}))
