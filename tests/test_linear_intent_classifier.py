@@ -131,7 +131,7 @@ def test_negation_marks_the_words_it_governs_up_to_punctuation(text, marked):
 def test_a_negated_statement_is_read_apart_from_the_statement(trained):
     classifier, _, _, tmp_path = trained
     plain, negated = classifier._features(featurised(tmp_path, ["it is sunny", "it isn't sunny"]))
-    assert classifier.negated is not None
+    assert classifier.vectorizers["negated"] is not None
     assert plain.nnz < negated.nnz  # the negated words add features of their own
 
 
@@ -142,7 +142,7 @@ def test_training_data_without_any_negation_trains_and_loads(tmp_path):
     classifier = LinearIntentClassifier.create({}, storage, resource, context)
     classifier.train(TrainingData(featurised(tmp_path, ["hi", "hello", "rain today", "sunny today"],
                                              ["greet", "greet", "weather", "weather"])))
-    assert classifier.negated is None
+    assert classifier.vectorizers["negated"] is None
     loaded = LinearIntentClassifier.load(classifier.component_config, storage, resource, context)
     unseen = featurised(tmp_path, ["hello there", "no rain"])
     np.testing.assert_array_equal(loaded.probabilities(unseen), classifier.probabilities(unseen))

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -55,12 +57,32 @@ def mark_negation(text: str) -> str:
     return " ".join(out)
 
 
-def _vectorizer(analyzer: str, ngrams: list[int]) -> TfidfVectorizer:
-    if analyzer == "word":
-        return TfidfVectorizer(token_pattern=TOKENS, ngram_range=tuple(ngrams), sublinear_tf=True)
-    if analyzer == "negated":
+def _unchanged(text: str) -> str:
+    return text
+
+
+@dataclass(frozen=True)
+class _Block:
+    """One block of TF-IDF features: the text it reads, its settings and its name in the saved files."""
+
+    name: str
+    weight: str
+    ngrams: str | None = None
+    prepare: Callable[[str], str] = _unchanged
+
+    def vectorizer(self, config: dict[str, Any]) -> TfidfVectorizer:
+        if self.name == "words":
+            return TfidfVectorizer(token_pattern=TOKENS, ngram_range=tuple(config[self.ngrams]), sublinear_tf=True)
+        if self.name == "chars":
+            return TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(config[self.ngrams]), sublinear_tf=True)
         return TfidfVectorizer(token_pattern=rf"\b{NEGATED}\w+", lowercase=False, sublinear_tf=True)
-    return TfidfVectorizer(analyzer=analyzer, ngram_range=tuple(ngrams), sublinear_tf=True)
+
+
+BLOCKS = (
+    _Block("words", "word_weight", "word_ngrams"),
+    _Block("chars", "char_weight", "char_ngrams"),
+    _Block("negated", "negation_weight", prepare=mark_negation),
+)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -106,9 +128,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
-        words: TfidfVectorizer | None = None,
-        chars: TfidfVectorizer | None = None,
-        negated: TfidfVectorizer | None = None,
+        vectorizers: dict[str, TfidfVectorizer | None] | None = None,
         coef: np.ndarray | None = None,
         intercept: np.ndarray | None = None,
         classes: list[str] | None = None,
@@ -117,9 +137,8 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         self.validate_config(self.component_config)
         self._model_storage = model_storage
         self._resource = resource
-        self.words = words
-        self.chars = chars
-        self.negated = negated
+        self.vectorizers = vectorizers or {}
+        """Each block's fitted vectorizer; None for a block the training texts gave no terms."""
         self.coef = coef
         self.intercept = intercept
         self.classes = classes or []
@@ -148,13 +167,11 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             sentences.append(np.asarray(sentence.features, dtype=np.float32).reshape(-1))
         dense = np.vstack(sentences)
         dense /= np.maximum(np.linalg.norm(dense, axis=1, keepdims=True), 1e-12)
-        return hstack([
-            config["word_weight"] * self.words.transform(texts),
-            config["char_weight"] * self.chars.transform(texts),
-            csr_matrix(config["sentence_weight"] * dense),
-            *([config["negation_weight"] * self.negated.transform([mark_negation(t) for t in texts])]
-              if self.negated is not None else []),
-        ]).tocsr()
+        sparse = [
+            config[block.weight] * vectorizer.transform([block.prepare(t) for t in texts])
+            for block in BLOCKS if (vectorizer := self.vectorizers.get(block.name)) is not None
+        ]
+        return hstack([*sparse, csr_matrix(config["sentence_weight"] * dense)]).tocsr()
 
     def train(self, training_data: TrainingData) -> Resource:
         from sklearn.linear_model import LogisticRegression
@@ -164,10 +181,11 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         if len({m.get(INTENT) for m in examples}) < 2:
             raise ValueError(f"{type(self).__name__} needs examples of at least two intents to train")
         texts = [m.get(TEXT) for m in examples]
-        self.words = _vectorizer("word", config["word_ngrams"]).fit(texts)
-        self.chars = _vectorizer("char_wb", config["char_ngrams"]).fit(texts)
-        marked = [mark_negation(t) for t in texts]
-        self.negated = _vectorizer("negated", []).fit(marked) if any(NEGATED in t for t in marked) else None
+        self.vectorizers = {}
+        for block in BLOCKS:
+            vectorizer, prepared = block.vectorizer(config), [block.prepare(t) for t in texts]
+            analyse = vectorizer.build_analyzer()
+            self.vectorizers[block.name] = vectorizer.fit(prepared) if any(analyse(t) for t in prepared) else None
         model = LogisticRegression(
             C=config["C"], max_iter=config["max_iter"], class_weight="balanced",
             random_state=config["random_state"],
@@ -203,16 +221,15 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
 
     def persist(self) -> None:
         with self._model_storage.write_to(self._resource) as directory:
+            fitted = {name: v for name, v in self.vectorizers.items() if v is not None}
             np.savez_compressed(
                 directory / WEIGHTS_FILE, coef=self.coef, intercept=self.intercept,
-                words_idf=self.words.idf_, chars_idf=self.chars.idf_,
-                **({"negated_idf": self.negated.idf_} if self.negated is not None else {}),
+                **{f"{name}_idf": v.idf_ for name, v in fitted.items()},
             )
             vocabulary = {
                 "classes": self.classes,
-                "words": {k: int(v) for k, v in self.words.vocabulary_.items()},
-                "chars": {k: int(v) for k, v in self.chars.vocabulary_.items()},
-                "negated": {k: int(v) for k, v in (self.negated.vocabulary_ if self.negated else {}).items()},
+                **{block.name: {} for block in BLOCKS},
+                **{name: {k: int(i) for k, i in v.vocabulary_.items()} for name, v in fitted.items()},
             }
             (directory / VOCABULARY_FILE).write_text(json.dumps(vocabulary), encoding="utf-8")
 
@@ -229,17 +246,15 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         with model_storage.read_from(resource) as directory:
             weights = np.load(directory / WEIGHTS_FILE)
             vocabulary = json.loads((directory / VOCABULARY_FILE).read_text(encoding="utf-8"))
-            vectorizers = []
-            kinds = (("words", "word", "word_ngrams"), ("chars", "char_wb", "char_ngrams"), ("negated", "negated", None))
-            for name, analyzer, ngrams in kinds:
-                if not vocabulary[name]:
-                    vectorizers.append(None)
-                    continue
-                vectorizer = _vectorizer(analyzer, config[ngrams] if ngrams else [])
-                vectorizer.vocabulary_ = vocabulary[name]
-                vectorizer.idf_ = weights[f"{name}_idf"]
-                vectorizers.append(vectorizer)
+            vectorizers: dict[str, TfidfVectorizer | None] = {}
+            for block in BLOCKS:
+                vectorizer = None
+                if vocabulary[block.name]:
+                    vectorizer = block.vectorizer(config)
+                    vectorizer.vocabulary_ = vocabulary[block.name]
+                    vectorizer.idf_ = weights[f"{block.name}_idf"]
+                vectorizers[block.name] = vectorizer
             return cls(
-                config, model_storage, resource, *vectorizers,
+                config, model_storage, resource, vectorizers,
                 coef=weights["coef"], intercept=weights["intercept"], classes=vocabulary["classes"],
             )
