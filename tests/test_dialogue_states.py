@@ -163,3 +163,83 @@ def test_turns_hidden_from_the_policies_are_left_out_as_rasa_leaves_them(domain,
         tracker = DialogueStateTracker.from_events("hidden", events[:end], slots=domain.slots)
         for options in OPTIONS:
             assert domain.states_for_tracker_history(tracker, **options) == rasas(tracker, **options)
+
+
+def test_a_conversation_read_back_from_a_store_is_folded_on(domain, rasas):
+    """New event objects with the same classes and timestamps: the fold goes on, not again."""
+    from rasa.shared.core.events import Event
+
+    tracker = _conversation(domain, "stored")
+    domain.states_for_tracker_history(tracker)
+    (fold,) = dialogue_states._folds.values()
+    replay = fold.replay
+    read_back = [Event.from_parameters(event.as_dict()) for event in tracker.events]
+    assert all(new is not old for new, old in zip(read_back, tracker.events, strict=True))
+    longer = DialogueStateTracker.from_events("stored", [
+        *read_back, ActionExecuted("action_listen"), UserUttered("done", {"name": "stop", "confidence": 1.0}),
+    ], slots=domain.slots)
+    assert domain.states_for_tracker_history(longer) == rasas(longer)
+    (fold,) = dialogue_states._folds.values()
+    assert fold.replay is replay
+
+
+def test_histories_sharing_their_first_and_last_events_but_not_the_middle_do_not_mix(domain, rasas):
+    """Stories joined at checkpoints share event objects; only the whole prefix decides."""
+    start = [ActionExecuted("action_listen")]
+    end = [ActionExecuted("action_listen")]
+    middles = [
+        [UserUttered("lenin was a dictator", {"name": "claim_authoritarian_personality", "confidence": 0.9}),
+         ActionExecuted("action_rebut_claim")],
+        [UserUttered("quiz me", {"name": "start_practice", "confidence": 0.9}),
+         ActionExecuted("action_start_practice")],
+    ]
+    for middle in middles:
+        tracker = DialogueStateTracker.from_events("joined", [*start, *middle, *end], slots=domain.slots)
+        for options in OPTIONS:
+            assert domain.states_for_tracker_history(tracker, **options) == rasas(tracker, **options)
+
+
+def _practice_round(answers: int) -> list:
+    """A practice round as the server logs it: the loop runs again after each answer."""
+    events = [
+        ActionExecuted("action_listen"),
+        UserUttered("quiz me", {"name": "start_practice", "confidence": 0.9}),
+        ActionExecuted("action_start_practice"),
+        SlotSet("practice_target", "claim_authoritarian_personality"),
+        ActionExecuted("practice_form"),
+        ActiveLoop("practice_form"),
+        SlotSet("requested_slot", "practice_answer"),
+    ]
+    for n in range(answers):
+        events += [
+            ActionExecuted("action_listen"),
+            UserUttered(f"answer {n}", {"name": "practice_answer", "confidence": 0.9}),
+            ActionExecuted("practice_form"),
+            SlotSet("practice_answer", [f"answer {m}" for m in range(n + 1)]),
+            SlotSet("requested_slot", "practice_answer"),
+        ]
+    return [*events, ActiveLoop(None), ActionExecuted("action_score_practice"), ActionExecuted("action_listen")]
+
+
+def test_a_loops_turns_rewind_the_fold_to_a_mark_instead_of_folding_everything_again(domain, rasas, monkeypatch):
+    made = []
+
+    class Counted(dialogue_states._Fold):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(dialogue_states, "_Fold", Counted)
+    events = _practice_round(3) + _practice_round(4)
+    tracker = DialogueStateTracker("looping", domain.slots)
+    rewound = 0
+    for event in events:
+        tracker.update(event)
+        for options in OPTIONS:
+            before = len(made)
+            assert domain.states_for_tracker_history(tracker, **options) == rasas(tracker, **options)
+            rewound += len(made) == before and len(tracker.applied_events()) < len(tracker.events)
+    kinds = {(o["omit_unset_slots"], o["ignore_rule_only_turns"], o["ignore_rule_only_turns"] and str(o["rule_only_data"]))
+             for o in OPTIONS}  # rule-only data counts only where rule-only turns are left out
+    assert len(made) == len(kinds)  # one fold per kind of call, never made again
+    assert rewound > 0

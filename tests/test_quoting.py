@@ -105,6 +105,29 @@ def test_a_question_is_answered_from_the_sentences_naming_what_it_asks_about():
     assert focus.quote.startswith(ELLIPSIS) and "Victor Serge was an anarchist" in focus.quote
 
 
+def test_passages_prepared_at_start_are_embedded_once_in_one_batch_with_the_same_answers():
+    class Counting(Words):
+        def __init__(self):
+            self.calls = []
+
+        def encode(self, texts):
+            self.calls.append(list(texts))
+            return super().encode(texts)
+
+    passages = [
+        ("Many people wrote about the revolution. Victor Serge was an anarchist who joined the Bolsheviks.", "paragraph"),
+        ("The weather was cold that winter. Workers supported the soviets in their millions.", "paragraph"),
+        ("", "paragraph"),
+    ]
+    encoder = Counting()
+    focuser = Focuser(encoder)
+    assert focuser.prepare(passages) == 2 and len(encoder.calls) == 1 and len(encoder.calls[0]) == 4
+    assert focuser.prepare(passages) == 0 and len(encoder.calls) == 1
+    prepared = focuser.for_question(passages[0][0], "paragraph", "Who was Victor Serge?")
+    assert len(encoder.calls) == 2  # the question only
+    assert prepared == Focuser(Words()).for_question(passages[0][0], "paragraph", "Who was Victor Serge?")
+
+
 class OverlapJudge:
     """Word overlap as a pair judge, counting the pairs it reads; ``name`` stands for its weights."""
 

@@ -21,7 +21,8 @@ __all__ = ["RASA_VERSION", "Patch", "PatchRefused", "all_patches", "install", "i
 
 RASA_VERSION = "3.6.21"
 MODULES = (
-    "action_calls", "events", "nlu_threads", "dialogue_states", "tracker_replays", "tracker_store_errors", "socketio",
+    "action_calls", "events", "nlu_threads", "dialogue_states", "tracker_replays", "debug_logs", "tracker_store_errors",
+    "socketio",
 )
 
 

@@ -8,10 +8,22 @@ length of the conversation: 13 ms of a 47 ms reply at turn 200, for one student 
 The computation is a fold over the conversation's applied events. Here, per conversation, the
 fold's position is kept: the replayed tracker, the states so far and the two values Rasa
 carries from step to step. When the next call's applied events begin with the events already
-folded (same classes, same timestamps, in order) the fold goes on from there; anything else
-(another conversation, an undone turn, a restart, history replaced through the API) starts it
-again from nothing, exactly as Rasa would. Each caller gets its own copies of the states,
-since Rasa's featurizers edit the last one in place.
+folded (the same event objects, which is what a growing conversation on one server gives; or,
+for events read back from a store, the same classes and timestamps, in order) the fold goes on
+from there; anything else (another conversation, an undone turn, a restart, history replaced
+through the API) starts it again from nothing, exactly as Rasa would. Each caller gets its own
+copies of the states, since Rasa's featurizers edit the last one in place.
+
+A loop (a practice round) rewrites the end of the applied events at each of its turns: Rasa
+drops the listen and the student's message since the loop's previous step. So the fold also
+keeps where it stood before each of the last few listens (``_Mark``), and goes on from the
+latest one the new events still agree with, rather than from nothing: before this, every turn
+of a practice round folded the whole conversation again (10-20 ms at 1,800 events).
+
+The first check is by identity, in C (``map(operator.is_, ...)``), because building the
+classes-and-timestamps of every event for each new length was itself a walk over the whole
+conversation: 17 of the Rasa server's 208 busy samples in turns 181-200 of ``make bench``'s
+long conversation (py-spy), against none in its first 20 turns.
 
 ``tests/test_dialogue_states.py`` checks the result against Rasa's own function on every
 prefix of every training conversation, with every combination of options.
@@ -20,6 +32,7 @@ prefix of every training conversation, with every combination of options.
 from __future__ import annotations
 
 import json
+import operator
 import threading
 import uuid
 from collections import OrderedDict
@@ -31,6 +44,9 @@ from bot.rasa_patches import Patch
 
 #: Conversations (times option sets) whose fold is kept; the least recently used goes first.
 MAX_FOLDS = 512
+#: Marks kept per fold, and how near the end of the applied events a listen must be to get one.
+MARKS = 4
+MARK_WITHIN = 64
 
 _lock = threading.Lock()
 _folds: OrderedDict[tuple, _Fold] = OrderedDict()
@@ -39,12 +55,40 @@ _DOMAIN_KEY = "_tutor_fold_key"
 
 
 @dataclass
+class _Mark:
+    """Where a fold stood before its ``length``-th applied event (a listen)."""
+
+    length: int
+    replay: Any
+    states: int
+    last_ml_action: Any
+    hidden: bool
+
+
+@dataclass
 class _Fold:
     replay: Any
-    prints: list[tuple] = field(default_factory=list)
+    applied: list = field(default_factory=list)  # the events folded so far
+    prints: list[tuple] = field(default_factory=list)  # their classes and timestamps
     states: list[dict] = field(default_factory=list)
     last_ml_action: Any = None
     hidden: bool = False
+    marks: list[_Mark] = field(default_factory=list)
+
+    def mark(self, length: int) -> None:
+        self.marks.append(_Mark(length, self.replay.copy(), len(self.states), self.last_ml_action, self.hidden))
+        del self.marks[:-MARKS]
+
+    def rewind(self, applied: list) -> bool:
+        """Go back to the latest mark whose events ``applied`` begins with; False if there is none."""
+        for index in range(len(self.marks) - 1, -1, -1):
+            mark = self.marks[index]
+            if mark.length <= len(applied) and all(map(operator.is_, applied[: mark.length], self.applied[: mark.length])):
+                self.replay, self.last_ml_action, self.hidden = mark.replay, mark.last_ml_action, mark.hidden
+                del self.states[mark.states:], self.prints[mark.length:], self.marks[index:]
+                self.applied = self.applied[: mark.length]
+                return True
+        return False
 
 
 def _step(domain: Any, fold: _Fold, tracker: Any, hide_rule_turn: bool, options: tuple) -> tuple[Any, Any, bool]:
@@ -70,8 +114,8 @@ def _step(domain: Any, fold: _Fold, tracker: Any, hide_rule_turn: bool, options:
     return domain._clean_state(state), last_ml_action, hidden
 
 
-def _applied_events(tracker: Any) -> tuple[list, list[tuple]]:
-    """Rasa's ``applied_events`` and their prints, worked out once per tracker and length.
+def _applied_events(tracker: Any) -> list:
+    """Rasa's ``applied_events``, worked out once per tracker and length.
 
     The policies ask about the same tracker several times before it grows; working out which
     events apply (undone turns, loops) walks the whole conversation each time.
@@ -80,10 +124,24 @@ def _applied_events(tracker: Any) -> tuple[list, list[tuple]]:
     mark = (id(events), len(events), id(events[-1]) if events else None)
     memo = getattr(tracker, _MEMO, None)
     if memo is None or memo[0] != mark:
-        applied = tracker.applied_events()
-        memo = (mark, applied, [(type(event), event.timestamp) for event in applied])
+        memo = (mark, tracker.applied_events())
         setattr(tracker, _MEMO, memo)  # goes when the tracker goes
-    return memo[1], memo[2]
+    return memo[1]
+
+
+def _print(event: Any) -> tuple:
+    return type(event), event.timestamp
+
+
+def _continues(fold: _Fold, applied: list) -> bool:
+    """Whether ``applied`` begins with the events ``fold`` has folded."""
+    done = len(fold.applied)
+    if done > len(applied):
+        return False
+    head = applied[:done]
+    if all(map(operator.is_, head, fold.applied)):
+        return True
+    return [_print(event) for event in head] == fold.prints
 
 
 def _domain_key(domain: Any) -> str:
@@ -107,9 +165,10 @@ def states_for_tracker_history(
     rule_only_data: dict[str, Any] | None = None,
 ) -> list[dict]:
     """What ``Domain.states_for_tracker_history`` returns, from the kept fold where it applies."""
+    from rasa.shared.core.constants import ACTION_LISTEN_NAME
     from rasa.shared.core.events import ActionExecuted
 
-    applied, prints = _applied_events(tracker)
+    applied = _applied_events(tracker)
     options = (omit_unset_slots, ignore_rule_only_turns, rule_only_data if ignore_rule_only_turns else None)
     key = (
         _domain_key(domain), tracker.sender_id, tracker.is_rule_tracker, tracker._max_event_history,
@@ -117,15 +176,20 @@ def states_for_tracker_history(
     )
     with _lock:
         fold = _folds.pop(key, None)
-    if fold is None or len(fold.prints) > len(prints) or prints[: len(fold.prints)] != fold.prints:
+    if fold is None or not (_continues(fold, applied) or fold.rewind(applied)):
         fold = _Fold(replay=tracker.init_copy())
-    for event in applied[len(fold.prints):]:
+    done = len(fold.applied)
+    for position in range(done, len(applied)):
+        event = applied[position]
         if isinstance(event, ActionExecuted):
+            if event.action_name == ACTION_LISTEN_NAME and position >= len(applied) - MARK_WITHIN:
+                fold.mark(position)
             state, fold.last_ml_action, fold.hidden = _step(domain, fold, fold.replay, event.hide_rule_turn, options)
             if state is not None:
                 fold.states.append(state)
         fold.replay.update(event)
-    fold.prints = prints
+        fold.prints.append(_print(event))
+    fold.applied = applied  # these objects, so that the next turn's check is by identity
     final, _, _ = _step(domain, fold, fold.replay, False, options)  # not carried: the next event decides
     result = [_copy(state) for state in fold.states]
     if final is not None:

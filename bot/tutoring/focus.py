@@ -14,7 +14,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,6 +96,25 @@ class Focuser:
             with self._lock:
                 self._vectors[text] = vectors
         return self._vectors[text]
+
+    def prepare(self, passages: Iterable[tuple[str, str]]) -> int:
+        """Embed the sentences of every passage (text, kind) not embedded yet, in one batch; returns how many.
+
+        Done at start: otherwise the first question or "tell me more" to reach a passage pays for
+        embedding its sentences (about 100 ms for a long one), and a long conversation reaches
+        new passages in every play.
+        """
+        missing = {text: units_of(text, kind) for text, kind in passages if text not in self._vectors}
+        missing = {text: units for text, units in missing.items() if units}
+        if not missing:
+            return 0
+        vectors = self.encoder.encode([unit for units in missing.values() for unit in units])
+        start = 0
+        with self._lock:
+            for text, units in missing.items():
+                self._vectors[text] = vectors[start:start + len(units)]
+                start += len(units)
+        return len(missing)
 
     def _point_vectors(self, texts: list[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._points]

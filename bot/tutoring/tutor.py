@@ -207,13 +207,15 @@ class Tutor:
         """Answer every claim and charge once, so the first students do not pay for loading.
 
         The judged sentences of every passage for every claim are read from ``shipped`` (made by
-        ``judge_passages``), so no turn waits for the judge to read a passage; what is missing
+        ``judge_passages``), so no turn waits for the judge to read a passage, and every passage's
+        sentences are embedded in one batch, so none waits for that either; what is missing
         there (knowledge edited since) is judged here for the curated passages and the ones
         "tell me more" reaches next for the claim's own statement (``WARM_FURTHER``), and kept
         in ``cache`` for the next start.
         """
         self.focuser.load(shipped, shipped=True)
         self.focuser.load(cache)
+        self.focuser.prepare((passage.text, passage.kind) for passage in self.retriever.index.passages)
         before = self.focuser.fresh
         asked = self.asked()
         for claim, charge, position in asked:
