@@ -221,3 +221,13 @@ def test_judged_sentences_are_kept_between_starts_for_the_same_judge_only(tmp_pa
     broken = Focuser(Words(), OverlapJudge())
     assert broken.load(kept) == 0
     assert np.allclose(broken.support(passage, "paragraph", points), matrix, atol=1e-5)
+
+
+def test_a_quotation_asked_about_again_is_not_judged_again():
+    judge = OverlapJudge()
+    focuser = Focuser(Words(), judge)
+    point = "workers supported soviets"
+    pairs = [("Workers supported the soviets.", point), ("The harvest failed.", point)]
+    first = focuser.judged(pairs)
+    assert judge.pairs == 2 and first[0] > first[1]
+    assert focuser.judged(list(reversed(pairs))) == list(reversed(first)) and judge.pairs == 2

@@ -134,7 +134,7 @@ def test_no_action_reads_past_events():
 
 def test_every_patch_names_a_function_of_this_rasa_with_the_source_it_was_written_for():
     patches = rasa_patches.all_patches()
-    assert len({p.name for p in patches}) == len(patches) == 11
+    assert len({p.name for p in patches}) == len(patches) == 12
     rasa_patches.uninstall()
     try:
         for patch in patches:
@@ -324,21 +324,3 @@ def test_a_failing_tracker_store_raises_instead_of_switching_to_memory():
     with pytest.raises(ConnectionError, match="database away"):
         asyncio.run(store.retrieve("ana"))
 
-
-def test_the_rule_policys_states_text_is_rasas_when_debug_is_logged_and_empty_otherwise():
-    import logging
-
-    from rasa.core.policies.policy import Policy
-
-    states = [{"user": {"intent": "greet"}, "prev_action": {"action_name": "action_listen"}}, {}]
-    rasa_text = rasa_patches._installed["debug_states_text"].function(states)
-    assert "user intent: greet" in rasa_text
-    logger = logging.getLogger("rasa")
-    level = logger.level
-    try:
-        logger.setLevel(logging.INFO)
-        assert Policy.format_tracker_states(states) == ""
-        logger.setLevel(logging.DEBUG)
-        assert Policy.format_tracker_states(states) == rasa_text
-    finally:
-        logger.setLevel(level)

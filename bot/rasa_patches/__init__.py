@@ -21,7 +21,7 @@ __all__ = ["RASA_VERSION", "Patch", "PatchRefused", "all_patches", "install", "i
 
 RASA_VERSION = "3.6.21"
 MODULES = (
-    "action_calls", "events", "nlu_threads", "dialogue_states", "tracker_replays", "debug_logs", "tracker_store_errors",
+    "action_calls", "events", "nlu_threads", "dialogue_states", "tracker_replays", "policy_tails", "tracker_store_errors",
     "socketio",
 )
 
@@ -54,6 +54,7 @@ class _Resolved:
     attribute: str
     original: Any  # as stored on the owner (a staticmethod stays one)
     function: Callable[..., Any]
+    inherited: bool = False  # found on a base class: uninstalling removes the owner's own attribute
 
 
 _installed: dict[str, _Resolved] = {}
@@ -79,7 +80,7 @@ def _resolve(patch: Patch, target: str | None = None) -> _Resolved:
         owner = getattr(owner, part)
     original = inspect.getattr_static(owner, attribute)
     function = original.__func__ if isinstance(original, staticmethod | classmethod) else original
-    return _Resolved(patch, owner, attribute, original, function)
+    return _Resolved(patch, owner, attribute, original, function, attribute not in vars(owner))
 
 
 def _check_version() -> None:
@@ -133,5 +134,7 @@ def uninstall(names: Iterable[str] | None = None) -> None:
     """Rasa's own functions again (for tests)."""
     for name in list(names if names is not None else _installed):
         found = _installed.pop(name, None)
-        if found is not None:
+        if found is not None and found.inherited:
+            delattr(found.owner, found.attribute)
+        elif found is not None:
             setattr(found.owner, found.attribute, found.original)

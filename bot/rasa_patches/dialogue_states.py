@@ -31,12 +31,14 @@ prefix of every training conversation, with every combination of options.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import operator
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +51,9 @@ MARKS = 4
 MARK_WITHIN = 64
 
 _lock = threading.Lock()
+#: Set by ``policy_tails``: how many of the last states the caller reads, and whether it drops
+#: the ``action_unlikely_intent`` ones first (then that many besides those).
+_tail: contextvars.ContextVar[tuple[int, bool] | None] = contextvars.ContextVar("tutor_states_tail", default=None)
 _folds: OrderedDict[tuple, _Fold] = OrderedDict()
 _MEMO = "_tutor_applied_events"
 _DOMAIN_KEY = "_tutor_fold_key"
@@ -153,6 +158,35 @@ def _domain_key(domain: Any) -> str:
     return key
 
 
+@contextlib.contextmanager
+def tail(states: int, skip_unlikely_intent: bool = False) -> Iterator[None]:
+    """Within this block, hand out only the last ``states`` states: the caller reads no others."""
+    token = _tail.set((states, skip_unlikely_intent))
+    try:
+        yield
+    finally:
+        _tail.reset(token)
+
+
+def _tail_start(states: list[dict], final: dict | None) -> int:
+    """Where the states handed out begin: 0 unless a ``tail`` is asked for."""
+    wanted = _tail.get()
+    total = len(states) + (final is not None)
+    if wanted is None or wanted[0] >= total:
+        return 0
+    count, skip = wanted
+    if not skip:
+        return total - count
+    from rasa.core.featurizers.tracker_featurizers import _is_prev_action_unlikely_intent_in_state
+
+    kept = int(final is not None and not _is_prev_action_unlikely_intent_in_state(final))
+    index = len(states)
+    while index > 0 and kept < count:
+        index -= 1
+        kept += not _is_prev_action_unlikely_intent_in_state(states[index])
+    return index
+
+
 def _copy(state: dict) -> dict:
     return {name: dict(sub) if isinstance(sub, dict) else sub for name, sub in state.items()}
 
@@ -191,7 +225,7 @@ def states_for_tracker_history(
         fold.prints.append(_print(event))
     fold.applied = applied  # these objects, so that the next turn's check is by identity
     final, _, _ = _step(domain, fold, fold.replay, False, options)  # not carried: the next event decides
-    result = [_copy(state) for state in fold.states]
+    result = [_copy(state) for state in fold.states[_tail_start(fold.states, final):]]
     if final is not None:
         result.append(_copy(final))  # its parts belong to the kept replay tracker
     with _lock:

@@ -147,16 +147,25 @@ class Focuser:
             cells = [(int(i), j) for j in range(len(points))
                      for i in np.argsort(-cosines[:, j], kind="stable")[:SHORTLIST]]
             pairs = [(units[i], points[j]) for i, j in cells]
-            unjudged = [p for p in dict.fromkeys(pairs) if p not in self._pairs]
-            scores = self.judge.score(unjudged)
-            with self._lock:
-                self._pairs.update(zip(unjudged, (float(s) for s in scores), strict=True))
-            for (i, j), pair in zip(cells, pairs, strict=True):
-                matrix[i, j] = self._pairs[pair]
+            for (i, j), score in zip(cells, self.judged(pairs), strict=True):
+                matrix[i, j] = score
         with self._lock:
             self._support[key] = matrix
             self._fresh += 1
         return matrix
+
+    def judged(self, pairs: list[tuple[str, str]]) -> list[float]:
+        """The judge's score for each (essay text, key point) pair; each pair is judged once.
+
+        The texts are the essay's own sentences and quotations, so the pairs are few and come back
+        for every student who reaches the same passage.
+        """
+        unjudged = [p for p in dict.fromkeys(pairs) if p not in self._pairs]
+        if unjudged:
+            scores = self.judge.score(unjudged)
+            with self._lock:
+                self._pairs.update(zip(unjudged, (float(s) for s in scores), strict=True))
+        return [self._pairs[pair] for pair in pairs]
 
     @staticmethod
     def _entry_key(text: str, points: tuple[str, ...]) -> str:

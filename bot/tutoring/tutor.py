@@ -99,7 +99,7 @@ class Tutor:
         if not points or self.focuser.judge is None:
             return None
         order = np.argsort(-(vectors @ self.retriever.encoder.encode_one(quote)), kind="stable")[:shortlist]
-        scores = self.focuser.judge.score([(quote, points[int(i)][1]) for i in order])
+        scores = self.focuser.judged([(quote, points[int(i)][1]) for i in order])
         best = int(np.argmax(scores))
         return points[int(order[best])] if scores[best] >= self.focuser.threshold else None
 
