@@ -15,6 +15,31 @@ offline()
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def rasa_left_as_the_registry_says(request):
+    """After each module, every Rasa patch not registered as installed is Rasa's own code again.
+
+    A test that swaps a patched function and restores it after ``uninstall()`` leaves our code in
+    Rasa with the registry empty; the next ``install()`` then refuses it as foreign code, in some
+    other module. This names the module that left it.
+    """
+    yield
+    import sys
+
+    patches = sys.modules.get("bot.rasa_patches")
+    if patches is None:
+        return
+    installed = set(patches.installed())
+    for patch in patches.all_patches():
+        if patch.name in installed:
+            continue
+        digest = patches.source_hash(patches._resolve(patch).function)
+        assert digest == patch.sha256, (
+            f"{request.module.__name__} left {patch.target} replaced while the patch "
+            f"{patch.name!r} is not registered as installed"
+        )
+
+
 @pytest.fixture()
 def postgres_database():
     """A fresh database on this machine's PostgreSQL (its name), dropped afterwards."""

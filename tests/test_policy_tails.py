@@ -86,9 +86,12 @@ def test_each_policy_is_handed_only_the_states_it_reads(policies, monkeypatch):
             seen.append(len(original(*args, **kwargs)))
             return original(*args, **kwargs)
 
-        monkeypatch.setattr(type(domain), "states_for_tracker_history", counted)
-        rule.predict_action_probabilities(tracker, domain, rule_only_data=rule._get_rule_only_data())
-        memo.predict_action_probabilities(tracker, domain, rule_only_data=rule._get_rule_only_data())
+        # Undone before uninstall: undoing after it would put the patched function back on the
+        # domain with the registry empty, and the next install() would refuse it as foreign code.
+        with monkeypatch.context() as patched:
+            patched.setattr(type(domain), "states_for_tracker_history", counted)
+            rule.predict_action_probabilities(tracker, domain, rule_only_data=rule._get_rule_only_data())
+            memo.predict_action_probabilities(tracker, domain, rule_only_data=rule._get_rule_only_data())
     finally:
         rasa_patches.uninstall()
         dialogue_states.forget()
