@@ -16,7 +16,11 @@ from bot.settings import BUILD_DIR, EVAL_DIR, ROOT
 from bot.tutoring.tutor import Tutor
 
 HELD_OUT = EVAL_DIR / "nlu_heldout.yml"
+POLARITY = EVAL_DIR / "nlu_heldout_polarity.yml"
+"""A second held-out set, written blind to data/nlu/ and to the first: every claim asserted through a
+negation, a concession, a question, a hedge and a paraphrase, and denied in its own words."""
 RESULTS = BUILD_DIR / "results"
+SUMMARY = ("examples", "intent_accuracy", "claim_accuracy", "non_claim_rejection")
 
 
 @dataclass
@@ -47,12 +51,13 @@ def load_examples(path: Path = HELD_OUT) -> list[Example]:
     ]
 
 
-def predict(model: Path, examples: list[Example]) -> list[Prediction]:
+def predict(model: Path, *example_sets: list[Example]) -> list[list[Prediction]]:
+    """The model's reading of each set's messages, the model loaded once."""
     from rasa.core.agent import Agent
 
     agent = Agent.load(str(model))
 
-    async def run() -> list[Prediction]:
+    async def run(examples: list[Example]) -> list[Prediction]:
         out = []
         for example in examples:
             parsed = await agent.parse_message(example.text)
@@ -60,7 +65,7 @@ def predict(model: Path, examples: list[Example]) -> list[Prediction]:
             out.append(Prediction(parsed["intent"]["name"], parsed["intent"].get("confidence", 0.0), charges))
         return out
 
-    return asyncio.run(run())
+    return [asyncio.run(run(examples)) for examples in example_sets]
 
 
 def metrics(examples: list[Example], predictions: list[Prediction], tutor: Tutor | None) -> dict:
@@ -206,15 +211,23 @@ def figures_text(result: dict) -> str:
     if result["confusions"]:
         lines += ["", "most frequent confusions"]
         lines += [f"  {pair} ({count})" for pair, count in result["confusions"][:12]]
+    if "polarity" in result:
+        lines += ["", f"{'set':28} {'n':>4} {'intent acc':>10} {'claim acc':>9} {'rejection':>9}"]
+        for name, row in (("held-out", result), ("polarity held-out", result["polarity"]), ("both", result["both"])):
+            lines.append(f"{name:28} {row['examples']:4d} {row['intent_accuracy']:10.3f} {row['claim_accuracy']:9.3f}"
+                         f" {row['non_claim_rejection']:9.3f}")
     return "\n".join(lines)
 
 
 def main(model: Path, out: Path = RESULTS, with_passages: bool = True) -> dict:
     from bot.tutoring.tutor import shared_tutor
 
-    examples = load_examples()
-    predictions = predict(model, examples)
+    examples, polarity = load_examples(), load_examples(POLARITY)
+    predictions, polarity_predictions = predict(model, examples, polarity)
     result = metrics(examples, predictions, shared_tutor() if with_passages else None)
+    result["polarity"] = metrics(polarity, polarity_predictions, None)
+    both = metrics(examples + polarity, predictions + polarity_predictions, None)
+    result["both"] = {key: both[key] for key in SUMMARY}
     out.mkdir(parents=True, exist_ok=True)
     confusion_png(examples, predictions, out / "confusion.png")
     (out / "eval.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
@@ -243,11 +256,13 @@ def compare(configs: list[Path], out: Path = BUILD_DIR / "compare") -> list[dict
         result = main(out / f"{name}.tar.gz", out / name, with_passages=True)
         rows.append({"pipeline": name, "train_seconds": round(seconds), **{
             key: result[key] for key in ("claim_accuracy", "non_claim_rejection", "macro_f1", "charge_recall")
-        }, "passage_hit_rate": result["passage_hits"]["overall"]})
-    print("\npipeline                 train s  claim acc  rejection  macro-F1  charges  passages")
+        }, "passage_hit_rate": result["passage_hits"]["overall"],
+            "polarity_claim_accuracy": result["polarity"]["claim_accuracy"],
+            "polarity_rejection": result["polarity"]["non_claim_rejection"]})
+    print("\npipeline                 train s  claim acc  rejection  macro-F1  charges  passages  polarity claim / rejection")
     for row in rows:
         print(f"{row['pipeline']:24} {row['train_seconds']:7d}  {row['claim_accuracy']:9.3f}  "
               f"{row['non_claim_rejection']:9.3f}  {row['macro_f1']:8.3f}  {row['charge_recall']:7.3f}  "
-              f"{row['passage_hit_rate']:8.3f}")
+              f"{row['passage_hit_rate']:8.3f}  {row['polarity_claim_accuracy']:.3f} / {row['polarity_rejection']:.3f}")
     (out / "comparison.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
     return rows

@@ -1,0 +1,64 @@
+"""make eval's figures: computed as defined, and read from held-out sets that training never sees."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from bot.essay.knowledge import load_knowledge
+from bot.settings import ROOT
+from bot.tools.evaluate import HELD_OUT, POLARITY, Example, Prediction, figures_text, load_examples, metrics
+
+
+def _normalised(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+def test_claim_accuracy_and_rejection_count_as_defined():
+    examples = [
+        Example("a", "claim_one", ()), Example("b", "claim_one", ()), Example("c", "claim_two", ()),
+        Example("d", "agree_discontinuity", ()), Example("e", "out_of_scope", ()),
+    ]
+    predictions = [
+        Prediction("claim_one", 0.9, ()), Prediction("claim_two", 0.6, ()), Prediction("claim_two", 0.8, ()),
+        Prediction("claim_one", 0.7, ()), Prediction("greet", 0.5, ()),
+    ]
+    result = metrics(examples, predictions, None)
+    assert result["claim_accuracy"] == 2 / 3
+    assert result["non_claim_rejection"] == 1 / 2  # a non-claim read as another intent that is no claim still counts
+    assert result["intent_accuracy"] == 2 / 5
+    assert [e["text"] for e in result["errors"]] == ["b", "d", "e"]
+
+
+def test_the_polarity_set_is_printed_beside_the_first_and_both_together():
+    examples = [Example("a", "claim_one", ()), Example("b", "agree_discontinuity", ())]
+    first = metrics(examples, [Prediction("claim_one", 1.0, ()), Prediction("claim_one", 1.0, ())], None)
+    first["polarity"] = metrics(examples, [Prediction("claim_one", 1.0, ()), Prediction("deny", 1.0, ())], None)
+    first["both"] = {"examples": 4, "intent_accuracy": 0.75, "claim_accuracy": 1.0, "non_claim_rejection": 0.5}
+    text = figures_text(first)
+    assert re.search(r"held-out\s+2\s+0\.500\s+1\.000\s+0\.000", text)
+    assert re.search(r"polarity held-out\s+2\s+0\.500\s+1\.000\s+1\.000", text)
+    assert re.search(r"both\s+4\s+0\.750\s+1\.000\s+0\.500", text)
+
+
+def test_no_held_out_phrasing_is_in_the_training_data():
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    trained = {_normalised(m.get("text")) for m in load_data(str(ROOT / "data" / "nlu")).intent_examples}
+    for path in (HELD_OUT, POLARITY):
+        held = [e.text for e in load_examples(path)]
+        assert len(held) > 200
+        leaked = [text for text in held if _normalised(text) in trained]
+        assert not leaked, f"{path.name} phrasings in data/nlu: {leaked[:5]}"
+
+
+def test_the_polarity_set_asserts_and_denies_every_claim_with_intents_the_domain_knows():
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    intents = {i if isinstance(i, str) else next(iter(i)) for i in domain["intents"]}
+    examples = load_examples(POLARITY)
+    assert {e.intent for e in examples} <= intents
+    claims = set(load_knowledge().claims)
+    asserted = {e.intent for e in examples if e.intent.startswith("claim_")}
+    assert asserted == claims
+    assert sum(e.intent == "agree_discontinuity" for e in examples) >= 2 * len(claims)
