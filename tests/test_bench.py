@@ -5,11 +5,21 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bot.tools.bench import claims_in, load_script, long_conversation, messages_for, peak_rss_mb, percentile, run_load
+from bot.tools.bench import (
+    claims_in,
+    cpu_seconds,
+    load_script,
+    long_conversation,
+    messages_for,
+    peak_rss_mb,
+    percentile,
+    run_load,
+)
 
 
 def test_percentile_is_the_nearest_rank():
@@ -71,8 +81,25 @@ def test_the_load_times_every_reply_and_counts_empty_ones(echo_url):
 
 def test_a_long_conversation_is_one_student_playing_the_script_again_and_again(echo_url):
     script = load_script()
-    timings = long_conversation(echo_url, script["tutor"], script["openers"], rounds=3)
+    timings, cpu = long_conversation(echo_url, script["tutor"], script["openers"], {"this": os.getpid()}, rounds=3)
     assert len(timings) == 3 * len(script["tutor"])
+    assert len(cpu["this"]) == len(timings) and all(ms >= 0 for ms in cpu["this"])
+    assert sum(cpu["this"]) > 0  # the echo server answered in this process
+
+
+def test_cpu_time_is_read_from_proc_for_every_thread_of_a_process():
+    before = cpu_seconds(os.getpid())
+    done = threading.Event()
+
+    def spin() -> None:
+        deadline = time.process_time() + 0.3
+        while time.process_time() < deadline:
+            pass
+        done.set()
+
+    threading.Thread(target=spin).start()
+    done.wait(10)
+    assert cpu_seconds(os.getpid()) - before >= 0.25
 
 
 def test_a_server_that_is_not_there_is_a_failure_not_a_crash():
@@ -92,6 +119,7 @@ def test_growth_is_the_last_turns_mean_over_the_first_turns_mean():
     figures = ServerFigures("x", 1.0, {}, {}, long=[10.0] * 20 + [99.0] * 10 + [15.0] * 20)
     assert figures.growth() == pytest.approx(1.5)
     assert ServerFigures("x", 1.0, {}, {}, long=[1.0] * 39).growth() is None
+    assert figures.growth(values=[2.0] * 20 + [3.0] * 20) == pytest.approx(1.5)  # e.g. one server's CPU per turn
 
 
 def test_same_message_growth_is_the_median_of_each_messages_last_over_first_play():

@@ -257,12 +257,14 @@ class ServerFigures:
     rss: dict[str, float]
     long: list[float] = field(default_factory=list)
     init_seconds: float | None = None  # the starter bot's `rasa init`, which trains
+    long_cpu: dict[str, list[float]] = field(default_factory=dict)
 
-    def growth(self, turns: int = 20) -> float | None:
-        """Mean latency of the last ``turns`` of the long conversation over that of its first ``turns``."""
-        if len(self.long) < 2 * turns:
+    def growth(self, turns: int = 20, values: list[float] | None = None) -> float | None:
+        """Mean latency (or ``values``) of the last ``turns`` of the long conversation over its first ``turns``."""
+        values = self.long if values is None else values
+        if len(values) < 2 * turns:
             return None
-        return (sum(self.long[-turns:]) / turns) / max(1e-9, sum(self.long[:turns]) / turns)
+        return (sum(values[-turns:]) / turns) / max(1e-9, sum(values[:turns]) / turns)
 
     def same_message_growth(self, rounds: int = LONG_ROUNDS) -> float | None:
         """The median, over the script's messages, of each one's latency in the last play over the first.
@@ -279,10 +281,27 @@ class ServerFigures:
 
 
 
-def long_conversation(url: str, turns: list[dict], openers: list[str], rounds: int = LONG_ROUNDS) -> list[float]:
-    """One student playing the script ``rounds`` times in one conversation: each reply's latency."""
-    messages = messages_for(turns, openers, 0) * rounds
-    return run_load(url, [messages]).timings
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process (all its threads) has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def long_conversation(url: str, turns: list[dict], openers: list[str], pids: dict[str, int],
+                      rounds: int = LONG_ROUNDS) -> tuple[list[float], dict[str, list[float]]]:
+    """One student playing the script ``rounds`` times in one conversation: each reply's latency,
+    and the CPU milliseconds each server process spent on it."""
+    sender = f"bench-{uuid.uuid4().hex[:10]}"
+    timings: list[float] = []
+    cpu: dict[str, list[float]] = {name: [] for name in pids}
+    for message in messages_for(turns, openers, 0) * rounds:
+        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        elapsed, _ = _post(url, sender, message)
+        time.sleep(0.02)  # work a reply leaves behind (the tracker's save) is counted with its turn
+        timings.append(elapsed)
+        for name, pid in pids.items():
+            cpu[name].append((cpu_seconds(pid) - before[name]) * 1000)
+    return timings, cpu
 
 
 def bench_tutor(script: dict, users: int, postgres: bool = False) -> ServerFigures:
@@ -310,13 +329,16 @@ def bench_tutor(script: dict, users: int, postgres: bool = False) -> ServerFigur
     try:
         url = f"{assistant.url}/webhooks/rest/webhook"
         loads = _load_both(url, script["tutor"], script["openers"], users)
-        long = [] if postgres else long_conversation(url, script["tutor"], script["openers"])
+        long, long_cpu = [], {}
+        if not postgres:
+            pids = {name: p.pid for name, p in assistant.processes.items()}
+            long, long_cpu = long_conversation(url, script["tutor"], script["openers"], pids)
         rss = {name: peak_rss_mb(p.pid) for name, p in assistant.processes.items()}
     finally:
         assistant.stop()
         if postgres:
             _drop_database(database)
-    return ServerFigures(name, start_seconds, loads, rss, long)
+    return ServerFigures(name, start_seconds, loads, rss, long, long_cpu=long_cpu)
 
 
 def _drop_database(name: str) -> None:
@@ -406,6 +428,10 @@ def print_server(figures: ServerFigures, users: int) -> None:
             f"1 user x {len(figures.long)} turns, one conversation",
             f"mean per {size} turns: " + " / ".join(f"{sum(b) / len(b):.0f}" for b in blocks) + " ms",
         )
+        for process, values in figures.long_cpu.items():
+            blocks = [values[i : i + size] for i in range(0, len(values), size)]
+            line(f"  CPU of the {process} server per turn",
+                 "mean per block: " + " / ".join(f"{sum(b) / len(b):.0f}" for b in blocks) + " ms")
     line("peak resident memory", ", ".join(f"{k} {v:.0f} MB" for k, v in figures.rss.items()))
 
 
@@ -487,6 +513,8 @@ def main(rest: bool = True, users: int = 8, starter: bool = True, postgres: bool
         same = ours.same_message_growth()
         if same is not None:
             line("each message, last play / first play: median", f"{same:.2f}")
+        for process, values in ours.long_cpu.items():
+            line(f"  CPU of the {process} server per turn, last 20 / first 20", f"{ours.growth(values=values):.2f}")
     print("\nStart-up and training")
     bench_make_run()
     if train:
