@@ -87,6 +87,12 @@ def test_a_long_conversation_is_one_student_playing_the_script_again_and_again(e
     assert sum(cpu["this"]) > 0  # the echo server answered in this process
 
 
+def test_a_long_conversation_whose_server_goes_away_stops_with_a_line_not_a_crash(capsys):
+    timings, cpu = long_conversation("http://127.0.0.1:9/", [{"say": "hello"}], [""], {"this": os.getpid()}, rounds=3)
+    assert timings == [] and cpu == {"this": []}
+    assert "turn 1 ('hello') failed" in capsys.readouterr().out
+
+
 def test_cpu_time_is_read_from_proc_for_every_thread_of_a_process():
     before = cpu_seconds(os.getpid())
     done = threading.Event()

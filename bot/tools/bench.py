@@ -294,9 +294,13 @@ def long_conversation(url: str, turns: list[dict], openers: list[str], pids: dic
     sender = f"bench-{uuid.uuid4().hex[:10]}"
     timings: list[float] = []
     cpu: dict[str, list[float]] = {name: [] for name in pids}
-    for message in messages_for(turns, openers, 0) * rounds:
+    for turn, message in enumerate(messages_for(turns, openers, 0) * rounds, start=1):
         before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        elapsed, _ = _post(url, sender, message)
+        try:
+            elapsed, _ = _post(url, sender, message)
+        except (OSError, ValueError) as error:
+            line("long conversation stopped", f"turn {turn} ({message!r}) failed: {error}")
+            break
         time.sleep(0.02)  # work a reply leaves behind (the tracker's save) is counted with its turn
         timings.append(elapsed)
         for name, pid in pids.items():
