@@ -301,7 +301,7 @@ def long_conversation(url: str, turns: list[dict], openers: list[str], pids: dic
         except (OSError, ValueError) as error:
             line("long conversation stopped", f"turn {turn} ({message!r}) failed: {error}")
             break
-        time.sleep(0.02)  # work a reply leaves behind (the tracker's save) is counted with its turn
+        time.sleep(0.02)  # anything a server does after replying is counted with the turn that caused it
         timings.append(elapsed)
         for name, pid in pids.items():
             cpu[name].append((cpu_seconds(pid) - before[name]) * 1000)
@@ -412,6 +412,12 @@ def bench_starter(script: dict, users: int) -> ServerFigures:
     return ServerFigures("Rasa starter bot", start_seconds, loads, rss, init_seconds=init_seconds)
 
 
+def _block_means(values: list[float], size: int) -> str:
+    """The mean of each ``size`` values in turn, in milliseconds: "24 / 31 / ... ms"."""
+    blocks = [values[i : i + size] for i in range(0, len(values), size)]
+    return " / ".join(f"{sum(b) / len(b):.0f}" for b in blocks) + " ms"
+
+
 def print_server(figures: ServerFigures, users: int) -> None:
     print(f"{figures.name}")
     line("start to ready (model already trained)", f"{figures.start_seconds:.1f} s")
@@ -427,15 +433,10 @@ def print_server(figures: ServerFigures, users: int) -> None:
             line("", f"failed: {failure}")
     if figures.long:
         size = len(figures.long) // LONG_ROUNDS
-        blocks = [figures.long[i : i + size] for i in range(0, len(figures.long), size)]
-        line(
-            f"1 user x {len(figures.long)} turns, one conversation",
-            f"mean per {size} turns: " + " / ".join(f"{sum(b) / len(b):.0f}" for b in blocks) + " ms",
-        )
+        line(f"1 user x {len(figures.long)} turns, one conversation",
+             f"mean per {size} turns: {_block_means(figures.long, size)}")
         for process, values in figures.long_cpu.items():
-            blocks = [values[i : i + size] for i in range(0, len(values), size)]
-            line(f"  CPU of the {process} server per turn",
-                 "mean per block: " + " / ".join(f"{sum(b) / len(b):.0f}" for b in blocks) + " ms")
+            line(f"  CPU of the {process} server per turn", f"mean per block: {_block_means(values, size)}")
     line("peak resident memory", ", ".join(f"{k} {v:.0f} MB" for k, v in figures.rss.items()))
 
 
