@@ -50,3 +50,26 @@ def test_the_shipped_sentences_name_real_points_and_copy_no_rebuttal(knowledge):
             mine = _words(sentence)
             overlap = max(len(mine & theirs) / len(mine | theirs) for theirs in rebuttal_sentences)
             assert overlap < 0.5, f"{sentence!r} is too close to a labelled rebuttal"
+
+
+def test_a_blend_lies_on_the_line_between_the_two_models(tmp_path):
+    import torch
+    from sentence_transformers.cross_encoder import CrossEncoder
+
+    from bot.scoring.adapt import blend
+    from bot.settings import JUDGE_DIR
+
+    start = CrossEncoder(str(JUDGE_DIR), device="cpu")
+    start.save_pretrained(str(tmp_path / "start"))
+    with torch.no_grad():
+        for parameter in start.model.parameters():
+            parameter.add_(1.0)
+    start.save_pretrained(str(tmp_path / "tuned"))
+    first = CrossEncoder(str(tmp_path / "start"), device="cpu").model.state_dict()
+    mixed = CrossEncoder(str(blend(tmp_path / "start", tmp_path / "tuned", 0.25, tmp_path / "mix")),
+                         device="cpu").model.state_dict()
+    name = "classifier.weight" if "classifier.weight" in first else next(k for k, v in first.items()
+                                                                           if v.is_floating_point())
+    assert torch.allclose(mixed[name], first[name] + 0.25, atol=1e-3)
+    with pytest.raises(ValueError, match="within"):
+        blend(tmp_path / "start", tmp_path / "tuned", 1.5, tmp_path / "bad")

@@ -26,8 +26,8 @@ from bot.essay.knowledge import Knowledge, Position, load_knowledge
 from bot.scoring.calibrate import FOLDS, REBUTTALS, Labelled, Memo, folds_of, load_rebuttals, unit_scores
 from bot.settings import EVAL_DIR
 
-__all__ = ["OOF_FILE", "PARAPHRASES", "Paraphrases", "load_paraphrases", "main", "paraphrase_pairs",
-           "practice_matcher", "rebuttal_pairs"]
+__all__ = ["MIX", "OOF_FILE", "PARAPHRASES", "Paraphrases", "blend", "load_paraphrases", "main",
+           "paraphrase_pairs", "practice_matcher", "rebuttal_pairs"]
 
 OOF_FILE = "rebuttals_oof.json"
 PARAPHRASES = EVAL_DIR / "key_point_paraphrases.yml"
@@ -36,6 +36,9 @@ REPEAT = 2
 EPOCHS = 1
 LEARNING_RATE = 3e-5
 BATCH = 16
+MIX = 1.0
+"""Share of stage 2 in the shipped weights: stage 1 + MIX x (stage 2 - stage 1), applied to every fold's
+model as to the final one, so the out-of-fold scores are the blend's. 1.0 ships stage 2 as trained."""
 
 
 def rebuttal_pairs(rebuttals: list[Labelled], knowledge: Knowledge) -> list[tuple[str, str, int]]:
@@ -103,6 +106,27 @@ def practice_matcher(judge, shortlist: int | None = 3):
     return Matcher(Memo(shared_encoder()), judge=judge, shortlist=shortlist, whole_text=True)
 
 
+def blend(start: Path, tuned: Path, mix: float, out: Path) -> Path:
+    """Weights ``start + mix * (tuned - start)`` (weight-space ensembling, WiSE-FT), saved to ``out``.
+
+    Stage 2 moves the judge towards our key points' style and away from ArgKP; a point on the
+    straight line between the two models can keep most of one gain at little cost to the other.
+    """
+    from sentence_transformers.cross_encoder import CrossEncoder
+
+    if not 0.0 <= mix <= 1.0:
+        raise ValueError(f"mix must be within [0, 1], not {mix}")
+    first = CrossEncoder(str(start), device="cpu").model.state_dict()
+    model = CrossEncoder(str(tuned), device="cpu")
+    last = model.model.state_dict()
+    if first.keys() != last.keys():
+        raise ValueError(f"{start} and {tuned} are not the same architecture")
+    model.model.load_state_dict({k: first[k] + mix * (v - first[k]) if v.is_floating_point() else v
+                                 for k, v in last.items()})
+    model.save_pretrained(str(out))
+    return out
+
+
 def main(base: Path, data_dir: Path, work: Path, seed: int, path: Path = REBUTTALS,
          paraphrases: Path = PARAPHRASES) -> tuple[Path, dict]:
     from bot.essay.parse import load_essay
@@ -121,6 +145,8 @@ def main(base: Path, data_dir: Path, work: Path, seed: int, path: Path = REBUTTA
         held = [i for i, f in enumerate(fold) if f == k]
         pairs = rebuttal_pairs(train, knowledge) * REPEAT + replay + sentences
         (model,) = fit(str(base), pairs, work / f"fold-{k}", EPOCHS, seed, LEARNING_RATE, BATCH, save="no")
+        if MIX < 1.0:
+            model = blend(base, model, MIX, work / f"fold-{k}" / "blend")
         judge = Judge(model, verify=False)  # in the tutor's precision, so the scores are the ones it would give
         precision = judge.precision
         scored = unit_scores(practice_matcher(judge, shortlist=None), [rebuttals[i] for i in held], knowledge, essay)
@@ -128,11 +154,14 @@ def main(base: Path, data_dir: Path, work: Path, seed: int, path: Path = REBUTTA
         print(f"fold {k}: {len(held)} rebuttals scored by a judge that never saw them", flush=True)
     pairs = rebuttal_pairs(rebuttals, knowledge) * REPEAT + replay + sentences
     (final,) = fit(str(base), pairs, work / "final", EPOCHS, seed, LEARNING_RATE, BATCH, save="no")
+    if MIX < 1.0:
+        final = blend(base, final, MIX, work / "final" / "blend")
     cv = {
         "data": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (path, paraphrases)},
         "settings": {"folds": FOLDS, "replay_argkp_pairs": REPLAY, "repeat": REPEAT, "epochs": EPOCHS,
                      "learning_rate": LEARNING_RATE, "batch": BATCH, "rebuttals": len(rebuttals),
-                     "paraphrase_pairs": len(sentences), "sibling_negatives": SIBLINGS, "precision": precision},
+                     "paraphrase_pairs": len(sentences), "sibling_negatives": SIBLINGS, "mix": MIX,
+                     "precision": precision},
         "units": scores,
     }
     return final, cv

@@ -125,7 +125,10 @@ def _card(record: dict) -> str:
         f" x{a['repeat']}, {a.get('paraphrase_pairs', 0)} pairs of sentences written to make or nearly make a key point"
         " (`eval/key_point_paraphrases.yml`),"
         f" and {a['replay_argkp_pairs']} ArgKP train pairs replayed, {a['epochs']} epochs,"
-        f" batch {a['batch']}, learning rate {a['learning_rate']}; {a['folds']}-fold out-of-fold scores kept in"
+        f" batch {a['batch']}, learning rate {a['learning_rate']}"
+        + (f"; shipped as stage 1 + {a['mix']} x (stage 2 - stage 1) (a weight-space blend, folds included)"
+           if a.get("mix", 1.0) < 1.0 else "")
+        + f"; {a['folds']}-fold out-of-fold scores kept in"
         " `rebuttals_oof.json` for `bot calibrate`"
     )
     return f"""# Key point matcher (cross-encoder)
