@@ -6,8 +6,9 @@ import pytest
 
 from bot.essay.knowledge import KeyPoint, Knowledge, Position
 from bot.scoring.adapt import PARAPHRASES, load_paraphrases, paraphrase_pairs
-from bot.scoring.calibrate import load_rebuttals
+from bot.scoring.calibrate import check_labels, load_rebuttals
 from bot.scoring.matcher import split_sentences
+from bot.settings import EVAL_DIR
 
 
 def _claim(key: str, *points: tuple[str, str]) -> Position:
@@ -35,6 +36,16 @@ def test_an_unknown_point_is_an_error_not_a_skip(tmp_path):
         load_paraphrases(TWO, path)
 
 
+NEXT = EVAL_DIR / "rebuttals_next.yml"
+"""Labelled rebuttals waiting for the judge's next training run (docs/matcher.md)."""
+
+
+def test_the_waiting_rebuttals_name_their_own_claims_points_and_are_new(knowledge):
+    waiting = load_rebuttals(NEXT)
+    assert len(waiting) >= 100 and check_labels(waiting, knowledge) == []
+    assert not {r.text for r in waiting} & {r.text for r in load_rebuttals()}
+
+
 def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z0-9']+", text.lower()))
 
@@ -43,7 +54,8 @@ def test_the_shipped_sentences_name_real_points_and_copy_no_rebuttal(knowledge):
     """The rebuttals' out-of-fold figures are only honest if no training sentence restates one of theirs."""
     entries = load_paraphrases(knowledge, PARAPHRASES)
     assert {e.point for e in entries} >= {kp.id for kp in knowledge.claims["claim_authoritarian_personality"].key_points}
-    rebuttal_sentences = [_words(s) for r in load_rebuttals() for s in split_sentences(r.text)]
+    rebuttals = load_rebuttals() + load_rebuttals(NEXT)
+    rebuttal_sentences = [_words(s) for r in rebuttals for s in split_sentences(r.text)]
     for entry in entries:
         assert entry.makes, f"{entry.point} has no sentence that makes it"
         for sentence in entry.makes + entry.near_misses:
