@@ -110,7 +110,8 @@ def blend(start: Path, tuned: Path, mix: float, out: Path) -> Path:
     """Weights ``start + mix * (tuned - start)`` (weight-space ensembling, WiSE-FT), saved to ``out``.
 
     Stage 2 moves the judge towards our key points' style and away from ArgKP; a point on the
-    straight line between the two models can keep most of one gain at little cost to the other.
+    straight line between the two models trades one for the other (``docs/matcher.md`` measures
+    how: almost linearly, for the run of 2026-12-06).
     """
     from sentence_transformers.cross_encoder import CrossEncoder
 
