@@ -128,12 +128,19 @@ def blend(start: Path, tuned: Path, mix: float, out: Path) -> Path:
     return out
 
 
+def _adapt(base: Path, pairs: list[tuple[str, str, int]], work: Path, seed: int) -> Path:
+    """One stage-2 model, blended with ``base`` at ``MIX``: the fold models and the final one alike."""
+    from bot.scoring.train import fit
+
+    (model,) = fit(str(base), pairs, work, EPOCHS, seed, LEARNING_RATE, BATCH, save="no")
+    return blend(base, model, MIX, work / "blend") if MIX < 1.0 else model
+
+
 def main(base: Path, data_dir: Path, work: Path, seed: int, path: Path = REBUTTALS,
          paraphrases: Path = PARAPHRASES) -> tuple[Path, dict]:
     from bot.essay.parse import load_essay
     from bot.scoring.argkp import load_split
     from bot.scoring.judge import Judge
-    from bot.scoring.train import fit
 
     knowledge, essay, rebuttals = load_knowledge(), load_essay(), load_rebuttals(path)
     fold = folds_of(rebuttals)
@@ -145,18 +152,14 @@ def main(base: Path, data_dir: Path, work: Path, seed: int, path: Path = REBUTTA
         train = [r for r, f in zip(rebuttals, fold, strict=True) if f != k]
         held = [i for i, f in enumerate(fold) if f == k]
         pairs = rebuttal_pairs(train, knowledge) * REPEAT + replay + sentences
-        (model,) = fit(str(base), pairs, work / f"fold-{k}", EPOCHS, seed, LEARNING_RATE, BATCH, save="no")
-        if MIX < 1.0:
-            model = blend(base, model, MIX, work / f"fold-{k}" / "blend")
+        model = _adapt(base, pairs, work / f"fold-{k}", seed)
         judge = Judge(model, verify=False)  # in the tutor's precision, so the scores are the ones it would give
         precision = judge.precision
         scored = unit_scores(practice_matcher(judge, shortlist=None), [rebuttals[i] for i in held], knowledge, essay)
         scores.extend({**record, "rebuttal": held[record["rebuttal"]]} for record in scored)
         print(f"fold {k}: {len(held)} rebuttals scored by a judge that never saw them", flush=True)
     pairs = rebuttal_pairs(rebuttals, knowledge) * REPEAT + replay + sentences
-    (final,) = fit(str(base), pairs, work / "final", EPOCHS, seed, LEARNING_RATE, BATCH, save="no")
-    if MIX < 1.0:
-        final = blend(base, final, MIX, work / "final" / "blend")
+    final = _adapt(base, pairs, work / "final", seed)
     cv = {
         "data": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (path, paraphrases)},
         "settings": {"folds": FOLDS, "replay_argkp_pairs": REPLAY, "repeat": REPEAT, "epochs": EPOCHS,
