@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import yaml
 
 from bot.essay.knowledge import load_knowledge
 from bot.settings import ROOT
-from bot.tools.evaluate import HELD_OUT, POLARITY, Example, Prediction, figures_text, load_examples, metrics
+from bot.tools.evaluate import BLIND, HELD_OUT, POLARITY, Example, Prediction, figures_text, load_examples, metrics
 
 
 def _normalised(text: str) -> str:
@@ -40,23 +41,36 @@ def test_the_polarity_set_is_printed_beside_the_first_and_both_together():
     assert re.search(r"held-out\s+2\s+0\.500\s+1\.000\s+0\.000", text)
     assert re.search(r"polarity held-out\s+2\s+0\.500\s+1\.000\s+1\.000", text)
     assert re.search(r"both\s+4\s+0\.750\s+1\.000\s+0\.500", text)
+    assert "blind" not in text
+
+
+def test_the_blind_set_is_printed_with_all_three_together():
+    examples = [Example("a", "claim_one", ()), Example("b", "agree_discontinuity", ())]
+    first = metrics(examples, [Prediction("claim_one", 1.0, ()), Prediction("claim_one", 1.0, ())], None)
+    first["polarity"] = first["blind"] = metrics(examples, [Prediction("x", 1.0, ()), Prediction("y", 1.0, ())], None)
+    first["both"] = {"examples": 4, "intent_accuracy": 0.5, "claim_accuracy": 0.5, "non_claim_rejection": 0.5}
+    first["all"] = {"examples": 6, "intent_accuracy": 0.5, "claim_accuracy": 1 / 3, "non_claim_rejection": 2 / 3}
+    text = figures_text(first)
+    assert re.search(r"blind held-out\s+2\s+0\.000\s+0\.000\s+1\.000", text)
+    assert re.search(r"all three\s+6\s+0\.500\s+0\.333\s+0\.667", text)
 
 
 def test_no_held_out_phrasing_is_in_the_training_data():
     from rasa.shared.nlu.training_data.loading import load_data
 
     trained = {_normalised(m.get("text")) for m in load_data(str(ROOT / "data" / "nlu")).intent_examples}
-    for path in (HELD_OUT, POLARITY):
+    for path in (HELD_OUT, POLARITY, BLIND):
         held = [e.text for e in load_examples(path)]
         assert len(held) > 200
         leaked = [text for text in held if _normalised(text) in trained]
         assert not leaked, f"{path.name} phrasings in data/nlu: {leaked[:5]}"
 
 
-def test_the_polarity_set_asserts_and_denies_every_claim_with_intents_the_domain_knows():
+@pytest.mark.parametrize("path", [POLARITY, BLIND], ids=lambda p: p.name)
+def test_the_polarity_sets_assert_and_deny_every_claim_with_intents_the_domain_knows(path):
     domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
     intents = {i if isinstance(i, str) else next(iter(i)) for i in domain["intents"]}
-    examples = load_examples(POLARITY)
+    examples = load_examples(path)
     assert {e.intent for e in examples} <= intents
     claims = set(load_knowledge().claims)
     asserted = {e.intent for e in examples if e.intent.startswith("claim_")}

@@ -11,7 +11,9 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.charge_extractor import ChargeEntityExtractor
+from bot.nlu.counter_argument_reader import OUTPUT_KEY, CounterArgumentReader
 from bot.nlu.sentence_featurizer import SentenceEmbeddingFeaturizer
+from bot.scoring.judge import JudgeUnavailable
 
 
 def create(component, config, tmp_path):
@@ -86,3 +88,73 @@ def test_charge_extractor_normalises_or_drops_other_extractors_values(tmp_path):
 def test_charge_extractor_rejects_a_missing_claims_file(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         create(ChargeEntityExtractor, {"claims_file": str(tmp_path / "nope.yml")}, tmp_path)
+
+
+CLAIM = "claim_authoritarian_personality"
+ESSAY_SIDE = "Lenin was no would-be dictator: a man hungry for power would not have chosen a life of prison, exile and isolation."
+CLAIM_SIDE = "Lenin was a power-hungry dictator from the very start."
+
+
+def read_as(text, intent, confidence, rest=(("agree_discontinuity", 0.15), ("out_of_scope", 0.05))):
+    (message,) = tokenised(text)
+    ranking = [{"name": intent, "confidence": confidence}, *({"name": n, "confidence": c} for n, c in rest)]
+    message.set("intent", ranking[0])
+    message.set("intent_ranking", ranking)
+    return message
+
+
+@pytest.fixture(scope="module")
+def reader(tmp_path_factory):
+    return create(CounterArgumentReader, {}, tmp_path_factory.mktemp("reader"))
+
+
+def test_a_doubtful_claim_that_makes_one_of_its_key_points_is_read_as_agreement(reader):
+    (message,) = reader.process([read_as(ESSAY_SIDE, CLAIM, 0.6)])
+    assert message.get("intent") == {"name": "agree_discontinuity", "confidence": 0.6}
+    assert [(r["name"], r["confidence"]) for r in message.get("intent_ranking")] == [
+        ("agree_discontinuity", 0.6), (CLAIM, 0.15), ("out_of_scope", 0.05),
+    ]
+    assert message.get(OUTPUT_KEY)["claim"] == CLAIM
+    assert message.get(OUTPUT_KEY)["key_point"] == "ap-1"
+    assert message.get(OUTPUT_KEY)["score"] >= reader.threshold
+
+
+def test_agreement_missing_from_a_short_ranking_is_added(reader):
+    (message,) = reader.process([read_as(ESSAY_SIDE, CLAIM, 0.6, rest=())])
+    assert [(r["name"], r["confidence"]) for r in message.get("intent_ranking")] == [
+        ("agree_discontinuity", 0.6), (CLAIM, 0.0),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "confidence"),
+    [
+        (CLAIM_SIDE, CLAIM, 0.6),  # the claim itself: makes none of the essay's answers
+        (ESSAY_SIDE, CLAIM, 0.95),  # read with confidence: left to the classifier
+        (ESSAY_SIDE, "claim_october_coup", 0.6),  # makes a key point, but of another claim
+        (ESSAY_SIDE, "out_of_scope", 0.6),  # not a claim
+    ],
+)
+def test_other_readings_are_left_as_the_classifier_made_them(reader, text, intent, confidence):
+    (message,) = reader.process([read_as(text, intent, confidence)])
+    assert message.get("intent") == {"name": intent, "confidence": confidence}
+    assert message.get(OUTPUT_KEY) is None
+
+
+def test_a_batch_is_judged_message_by_message(reader):
+    messages = reader.process([read_as(CLAIM_SIDE, CLAIM, 0.6), read_as(ESSAY_SIDE, CLAIM, 0.6), read_as("", CLAIM, 0.6)])
+    assert [m.get("intent")["name"] for m in messages] == [CLAIM, "agree_discontinuity", CLAIM]
+
+
+@pytest.mark.parametrize(
+    "config", [{"key_point_threshold": 0}, {"below_confidence": 1.5}, {"agreement_intent": ""}], ids=str,
+)
+def test_counter_argument_reader_rejects_a_bad_config(tmp_path, config):
+    (key,) = config
+    with pytest.raises(ValueError, match=key):
+        create(CounterArgumentReader, config, tmp_path)
+
+
+def test_counter_argument_reader_without_the_judge_names_the_remedy(tmp_path):
+    with pytest.raises(JudgeUnavailable, match="make train-matcher"):
+        create(CounterArgumentReader, {"judge": str(tmp_path / "no-judge")}, tmp_path)

@@ -19,6 +19,8 @@ HELD_OUT = EVAL_DIR / "nlu_heldout.yml"
 POLARITY = EVAL_DIR / "nlu_heldout_polarity.yml"
 """A second held-out set, written blind to data/nlu/ and to the first: every claim asserted through a
 negation, a concession, a question, a hedge and a paraphrase, and denied in its own words."""
+BLIND = EVAL_DIR / "nlu_heldout_blind.yml"
+"""A third, written by someone who read only the claims and the essay: nothing was tuned on it."""
 RESULTS = BUILD_DIR / "results"
 SUMMARY = ("examples", "intent_accuracy", "claim_accuracy", "non_claim_rejection")
 
@@ -213,7 +215,10 @@ def figures_text(result: dict) -> str:
         lines += [f"  {pair} ({count})" for pair, count in result["confusions"][:12]]
     if "polarity" in result:
         lines += ["", f"{'set':28} {'n':>4} {'intent acc':>10} {'claim acc':>9} {'rejection':>9}"]
-        for name, row in (("held-out", result), ("polarity held-out", result["polarity"]), ("both", result["both"])):
+        rows = [("held-out", result), ("polarity held-out", result["polarity"]), ("both", result["both"])]
+        if "blind" in result:
+            rows += [("blind held-out", result["blind"]), ("all three", result["all"])]
+        for name, row in rows:
             lines.append(f"{name:28} {row['examples']:4d} {row['intent_accuracy']:10.3f} {row['claim_accuracy']:9.3f}"
                          f" {row['non_claim_rejection']:9.3f}")
     return "\n".join(lines)
@@ -222,12 +227,15 @@ def figures_text(result: dict) -> str:
 def main(model: Path, out: Path = RESULTS, with_passages: bool = True) -> dict:
     from bot.tutoring.tutor import shared_tutor
 
-    examples, polarity = load_examples(), load_examples(POLARITY)
-    predictions, polarity_predictions = predict(model, examples, polarity)
+    examples, polarity, blind = load_examples(), load_examples(POLARITY), load_examples(BLIND)
+    predictions, polarity_predictions, blind_predictions = predict(model, examples, polarity, blind)
     result = metrics(examples, predictions, shared_tutor() if with_passages else None)
     result["polarity"] = metrics(polarity, polarity_predictions, None)
+    result["blind"] = metrics(blind, blind_predictions, None)
     both = metrics(examples + polarity, predictions + polarity_predictions, None)
     result["both"] = {key: both[key] for key in SUMMARY}
+    every = metrics(examples + polarity + blind, predictions + polarity_predictions + blind_predictions, None)
+    result["all"] = {key: every[key] for key in SUMMARY}
     out.mkdir(parents=True, exist_ok=True)
     confusion_png(examples, predictions, out / "confusion.png")
     (out / "eval.json").write_text(json.dumps(result, indent=2), encoding="utf-8")

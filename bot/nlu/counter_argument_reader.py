@@ -1,0 +1,136 @@
+"""Read a claim back as agreement when the message makes one of the essay's answers to that claim.
+
+A message in a claim's own words can take either side ("October was a coup" against "how was it a
+coup when the soviets voted for it?"): word counts and a sentence vector hardly tell the two apart
+(docs/nlu-pipelines.md, rounds 5-10). The essay's answers to a claim are its key points in
+``knowledge/claims.yml``, and the key point judge was trained to say whether a text makes a key
+point. So a message the intent classifier reads as a claim, without full confidence, that the judge
+says makes one of that claim's key points is on the essay's side. Both thresholds were chosen by
+cross-validation on ``data/nlu`` (round 11).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.shared.nlu.constants import (
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.essay.knowledge import CLAIMS_FILE, load_knowledge
+from bot.scoring.judge import JUDGE_DIR, Judge, check_judge, shared_judge
+
+OUTPUT_KEY = "counter_argument"
+"""Where a message read back as agreement records the claim, the key point it makes and the judge's score."""
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class CounterArgumentReader(GraphComponent, IntentClassifier):
+    """Moves ``agreement_intent`` above a claim the message argues against in the essay's words."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {
+            # The intent that means "the student takes the essay's side".
+            "agreement_intent": "agree_discontinuity",
+            # Claims read with at least this confidence are left alone (and cost no judging).
+            "below_confidence": 0.9,
+            # The judge's score for one of the claim's key points that makes the message agreement.
+            "key_point_threshold": 0.9,
+            # The claims file whose `claims` give each intent its key points; default: knowledge/.
+            "claims_file": None,
+            # The key point judge's folder; default: models/key-point-matcher/.
+            "judge": None,
+        }
+
+    @classmethod
+    def validate_config(cls, config: dict[str, Any]) -> None:
+        path = Path(config["claims_file"]) if config.get("claims_file") else CLAIMS_FILE
+        if not path.is_file():
+            raise ValueError(f"{cls.__name__}: claims_file {path} does not exist")
+        for key in ("below_confidence", "key_point_threshold"):
+            if not 0.0 < float(config[key]) <= 1.0:
+                raise ValueError(f"{cls.__name__}: {key} must be in (0, 1], not {config[key]!r}")
+        if not config.get("agreement_intent"):
+            raise ValueError(f"{cls.__name__}: 'agreement_intent' must name an intent")
+
+    def __init__(self, config: dict[str, Any], judge: Judge | None = None) -> None:
+        self._config = {**self.get_default_config(), **config}
+        self.validate_config(self._config)
+        path = Path(self._config["claims_file"]) if self._config["claims_file"] else CLAIMS_FILE
+        self.key_points = {
+            intent: [(kp.id, kp.text) for kp in claim.key_points]
+            for intent, claim in load_knowledge(path).claims.items()
+        }
+        self.agreement = self._config["agreement_intent"]
+        self.below = float(self._config["below_confidence"])
+        self.threshold = float(self._config["key_point_threshold"])
+        if judge is None:
+            folder = Path(self._config["judge"]) if self._config["judge"] else JUDGE_DIR
+            check_judge(folder)
+            judge = shared_judge() if folder == JUDGE_DIR else Judge(folder)
+        self.judge = judge
+        self._warmed = False
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> CounterArgumentReader:
+        return cls(config)
+
+    def _doubtful_claims(self, messages: list[Message]) -> list[tuple[Message, str]]:
+        found = []
+        for message in messages:
+            intent = message.get(INTENT) or {}
+            name = intent.get(INTENT_NAME_KEY)
+            if message.get(TEXT) and name in self.key_points and intent.get(PREDICTED_CONFIDENCE_KEY, 1.0) < self.below:
+                found.append((message, name))
+        return found
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        if not self._warmed and any(m.get(TEXT) for m in messages):
+            # The server's warm-up parse loads the judge, before its heap is frozen and before a student waits.
+            self.judge.warm()
+            self._warmed = True
+        doubtful = self._doubtful_claims(messages)
+        pairs = [(m.get(TEXT), text) for m, claim in doubtful for _, text in self.key_points[claim]]
+        scores = iter(self.judge.score(pairs).tolist()) if pairs else iter(())
+        for message, claim in doubtful:
+            judged = [(next(scores), kp_id) for kp_id, _ in self.key_points[claim]]
+            best, kp_id = max(judged)
+            if best >= self.threshold:
+                self._read_as_agreement(message, claim, kp_id, best)
+        return messages
+
+    def _read_as_agreement(self, message: Message, claim: str, key_point: str, score: float) -> None:
+        """Swap the claim's and the agreement's confidences, so what follows (the fallback) sees the same margins."""
+        ranking = [dict(r) for r in message.get(INTENT_RANKING_KEY) or [message.get(INTENT)]]
+        confidence = {r[INTENT_NAME_KEY]: r[PREDICTED_CONFIDENCE_KEY] for r in ranking}
+        claimed = confidence[claim]
+        agreed = confidence.get(self.agreement, 0.0)
+        if self.agreement not in confidence:
+            ranking.append({INTENT_NAME_KEY: self.agreement, PREDICTED_CONFIDENCE_KEY: agreed})
+        for r in ranking:
+            if r[INTENT_NAME_KEY] == claim:
+                r[PREDICTED_CONFIDENCE_KEY] = agreed
+            elif r[INTENT_NAME_KEY] == self.agreement:
+                r[PREDICTED_CONFIDENCE_KEY] = claimed
+        ranking.sort(key=lambda r: -r[PREDICTED_CONFIDENCE_KEY])
+        message.set(INTENT, ranking[0], add_to_output=True)
+        message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+        message.set(OUTPUT_KEY, {"claim": claim, "key_point": key_point, "score": round(score, 3)}, add_to_output=True)
