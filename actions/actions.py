@@ -11,6 +11,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.essay.knowledge import COUNTER_ARGUMENT_KEY
 from bot.search.embeddings import VECTOR_KEY, unpack
 from bot.tutoring import replies
 from bot.tutoring.results import HISTORY_SLOT, RESULT_SLOT, PracticeResult, read_history
@@ -251,6 +252,24 @@ class ActionClarifyClaim(Action):
             return []
         buttons = [{"title": c.title, "payload": f"/{c.key}"} for c in candidates]
         dispatcher.utter_message(response="utter_which_claim", buttons=buttons)
+        return []
+
+
+class ActionAgree(Action):
+    """Welcome the essay's side, naming the essay's answer the student just made when the NLU found one."""
+
+    def name(self) -> str:
+        return "action_agree"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        made = tracker.latest_message.get(COUNTER_ARGUMENT_KEY)
+        made = made if isinstance(made, dict) else {}
+        found = shared_tutor().knowledge.key_point(made.get("claim"), made.get("key_point"))
+        if found:
+            claim, point = found
+            dispatcher.utter_message(response="utter_agree_point", title=claim.title, point=point.text)
+        else:
+            dispatcher.utter_message(response="utter_agree")
         return []
 
 

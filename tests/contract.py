@@ -20,13 +20,14 @@ FURTHER = ["claim_human_nature", "claim_ideology_contributed", "claim_will_repea
 CHARGES = ["coalition", "constituent_assembly", "cheka", "one_man_management", "banning_parties", "kronstadt", "faction_ban"]
 
 
-def tracker(text: str = "", intent: str | None = None, entities=(), ranking=None, **slots) -> Tracker:
-    """A rasa_sdk tracker whose latest message is ``text`` classified as ``intent``."""
+def tracker(text: str = "", intent: str | None = None, entities=(), ranking=None, parsed=None, **slots) -> Tracker:
+    """A rasa_sdk tracker whose latest message is ``text`` classified as ``intent`` (``parsed``: more parse data)."""
     message = {
         "text": text,
         "intent": {"name": intent, "confidence": 0.9} if intent else {},
         "entities": list(entities),
         "intent_ranking": ranking or [],
+        **(parsed or {}),
     }
     return Tracker.from_dict(
         {"sender_id": "student", "slots": slots, "latest_message": message, "events": [], "paused": False}

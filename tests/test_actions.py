@@ -158,3 +158,24 @@ def test_an_unclear_message_naming_a_charge_is_answered_as_that_charge(domain, k
     assert responses(messages) == ["utter_claim_charge", "utter_rebuttal"]
     assert slots["last_passages"][0] in knowledge.charges["faction_ban"].passages
     assert slots["last_claim"] == knowledge.charge_claim
+
+
+def test_agreement_names_the_essays_answer_the_student_made(domain, knowledge):
+    made = {"counter_argument": {"claim": "claim_october_coup", "key_point": "oc-2", "score": 0.97}}
+    state = tracker("how was it a coup when the soviets voted for it?", "agree_discontinuity", parsed=made)
+    messages, _ = run(actions.ActionAgree, state, domain)
+    assert responses(messages) == ["utter_agree_point"]
+    claim = knowledge.claims["claim_october_coup"]
+    assert messages[0]["title"] == claim.title
+    assert messages[0]["point"] == next(kp.text for kp in claim.key_points if kp.id == "oc-2")
+
+
+@pytest.mark.parametrize(
+    "parsed",
+    [None, {"counter_argument": {"claim": "claim_october_coup", "key_point": "zz-9"}}, {"counter_argument": "junk"}],
+    ids=["plain agreement", "unknown key point", "malformed"],
+)
+def test_agreement_without_a_known_answer_gets_the_plain_welcome(domain, parsed):
+    state = tracker("stalinism was a counter-revolution", "agree_discontinuity", parsed=parsed)
+    messages, _ = run(actions.ActionAgree, state, domain)
+    assert responses(messages) == ["utter_agree"]

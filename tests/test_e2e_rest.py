@@ -106,6 +106,18 @@ def test_agreeing_with_the_essay_is_recognised_and_the_other_side_offered(client
     assert case.startswith("All right, I'll argue for continuity")
 
 
+def test_the_essays_answer_in_the_claims_words_is_taken_as_agreement_and_named(client, knowledge):
+    me = student()
+    replies = client.say(me, "October wasn't a coup at all: the Bolsheviks had won a majority at the Second Congress "
+                             "of Soviets, which voted to take power.")
+    claim = knowledge.claims["claim_october_coup"]
+    assert replies[0]["text"].startswith(f"You're making the essay's own answer to \"{claim.title}\": ")
+    assert any(kp.text in replies[0]["text"] for kp in claim.key_points)
+    assert client.slot(me, "raised_points") in (None, [])
+    case = client.text(me, "yes")
+    assert case.startswith("All right, I'll argue for continuity")
+
+
 def test_conversations_are_kept_per_student(client):
     a, b = student(), student()
     client.say(a, "lenin was power mad")

@@ -13,6 +13,10 @@ from bot.settings import KNOWLEDGE_DIR
 CLAIMS_FILE = KNOWLEDGE_DIR / "claims.yml"
 
 
+COUNTER_ARGUMENT_KEY = "counter_argument"
+"""Where the NLU records the essay's answer a student's message makes: {"claim", "key_point", "score"}."""
+
+
 class KnowledgeError(ValueError):
     """The claims file contradicts the essay; the message names the entry."""
 
@@ -59,6 +63,12 @@ class Knowledge:
         if found is None:
             raise KeyError(f"no claim or charge {key!r} in the claims file")
         return found
+
+    def key_point(self, claim: str | None, key_point: str | None) -> tuple[Position, KeyPoint] | None:
+        """A claim and one of its key points by id; None when either is unknown."""
+        position = self.claims.get(claim or "")
+        found = next((kp for kp in position.key_points if kp.id == key_point), None) if position else None
+        return (position, found) if found else None
 
     def all_key_points(self) -> dict[str, KeyPoint]:
         return {

@@ -28,10 +28,10 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.essay.knowledge import CLAIMS_FILE, load_knowledge
+from bot.essay.knowledge import CLAIMS_FILE, COUNTER_ARGUMENT_KEY, load_knowledge
 from bot.scoring.judge import JUDGE_DIR, Judge, check_judge, shared_judge
 
-OUTPUT_KEY = "counter_argument"
+OUTPUT_KEY = COUNTER_ARGUMENT_KEY
 """Where a message read back as agreement records the claim, the key point it makes and the judge's score."""
 
 
