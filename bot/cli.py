@@ -249,6 +249,19 @@ def _bench(args: argparse.Namespace) -> int:
     )
 
 
+def _reader_grid(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.tools.reader_grid import main as reader_grid
+
+    chosen = reader_grid(Path(args.config))
+    if chosen is None:
+        print("no pair of thresholds keeps claim accuracy within the allowed loss")
+        return 1
+    print(f"chosen: key_point_threshold {chosen.key_point_threshold}, below_confidence {chosen.below_confidence}")
+    return 0
+
+
 def _compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -405,6 +418,12 @@ def parser() -> argparse.ArgumentParser:
     comparison = commands.add_parser("compare", help="train and evaluate several NLU pipelines side by side")
     comparison.add_argument("configs", nargs="+", help="Rasa config files (e.g. config.yml eval/pipelines/*.yml)")
     comparison.set_defaults(run=_compare)
+
+    grid = commands.add_parser(
+        "reader-grid", help="choose the counter-argument reader's thresholds out of fold on data/nlu (about 7 min)"
+    )
+    grid.add_argument("--config", default="config.yml", help="the pipeline, whose reader is left out to be tuned")
+    grid.set_defaults(run=_reader_grid)
 
     validate = commands.add_parser("validate-data", help="rasa data validate, reading action-sent responses as used")
     validate.set_defaults(run=_validate)
