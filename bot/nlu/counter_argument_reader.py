@@ -45,9 +45,9 @@ class CounterArgumentReader(GraphComponent, IntentClassifier):
             # The intent that means "the student takes the essay's side".
             "agreement_intent": "agree_discontinuity",
             # Claims read with at least this confidence are left alone (and cost no judging).
-            "below_confidence": 0.9,
+            "below_confidence": 0.8,
             # The judge's score for one of the claim's key points that makes the message agreement.
-            "key_point_threshold": 0.9,
+            "key_point_threshold": 0.95,
             # The claims file whose `claims` give each intent its key points; default: knowledge/.
             "claims_file": None,
             # The key point judge's folder; default: models/key-point-matcher/.
