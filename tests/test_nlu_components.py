@@ -10,8 +10,9 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.essay.knowledge import COUNTER_ARGUMENT_KEY
 from bot.nlu.charge_extractor import ChargeEntityExtractor
-from bot.nlu.counter_argument_reader import OUTPUT_KEY, CounterArgumentReader
+from bot.nlu.counter_argument_reader import CounterArgumentReader
 from bot.nlu.sentence_featurizer import SentenceEmbeddingFeaturizer
 from bot.scoring.judge import JudgeUnavailable
 
@@ -114,9 +115,9 @@ def test_a_doubtful_claim_that_makes_one_of_its_key_points_is_read_as_agreement(
     assert [(r["name"], r["confidence"]) for r in message.get("intent_ranking")] == [
         ("agree_discontinuity", 0.6), (CLAIM, 0.15), ("out_of_scope", 0.05),
     ]
-    assert message.get(OUTPUT_KEY)["claim"] == CLAIM
-    assert message.get(OUTPUT_KEY)["key_point"] == "ap-1"
-    assert message.get(OUTPUT_KEY)["score"] >= reader.threshold
+    assert message.get(COUNTER_ARGUMENT_KEY)["claim"] == CLAIM
+    assert message.get(COUNTER_ARGUMENT_KEY)["key_point"] == "ap-1"
+    assert message.get(COUNTER_ARGUMENT_KEY)["score"] >= reader.threshold
 
 
 def test_agreement_missing_from_a_short_ranking_is_added(reader):
@@ -138,7 +139,7 @@ def test_agreement_missing_from_a_short_ranking_is_added(reader):
 def test_other_readings_are_left_as_the_classifier_made_them(reader, text, intent, confidence):
     (message,) = reader.process([read_as(text, intent, confidence)])
     assert message.get("intent") == {"name": intent, "confidence": confidence}
-    assert message.get(OUTPUT_KEY) is None
+    assert message.get(COUNTER_ARGUMENT_KEY) is None
 
 
 def test_a_batch_is_judged_message_by_message(reader):

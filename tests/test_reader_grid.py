@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.settings import ROOT
-from bot.tools.reader_grid import READER, Reading, grid, without_reader
+from bot.tools.reader_grid import READER, Reading, grid, judged, reader_settings, without_reader
 
 
 def readings() -> list[Reading]:
@@ -59,3 +59,15 @@ def test_the_grid_is_scored_without_the_reader_and_with_the_rest_of_the_pipeline
     tuned = without_reader(ROOT / "config.yml")
     assert [c["name"] for c in tuned["pipeline"]] == [c["name"] for c in shipped["pipeline"] if c["name"] != READER]
     assert tuned["policies"] == shipped["policies"]
+
+
+def test_the_grid_judges_with_the_readers_own_settings_and_key_points():
+    assert reader_settings(ROOT / "config.yml") == {"below_confidence": 0.8, "key_point_threshold": 0.95}
+    essay_side = ("Lenin was no would-be dictator: a man hungry for power would not have chosen a life of prison, "
+                  "exile and isolation.")
+    claim, other = judged([
+        Reading(essay_side, "agree_discontinuity", "claim_authoritarian_personality", 0.6),
+        Reading(essay_side, "agree_discontinuity", "agree_discontinuity", 0.6),
+    ])
+    assert claim.key_point >= 0.95
+    assert other.key_point == 0.0

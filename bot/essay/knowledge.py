@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -11,6 +13,14 @@ from bot.essay.parse import Essay
 from bot.settings import KNOWLEDGE_DIR
 
 CLAIMS_FILE = KNOWLEDGE_DIR / "claims.yml"
+
+
+def configured_claims_file(config: Mapping[str, Any], owner: str) -> Path:
+    """The claims file an NLU component's ``claims_file`` setting names (default: knowledge/), which must exist."""
+    path = Path(config["claims_file"]) if config.get("claims_file") else CLAIMS_FILE
+    if not path.is_file():
+        raise ValueError(f"{owner}: claims_file {path} does not exist")
+    return path
 
 
 COUNTER_ARGUMENT_KEY = "counter_argument"

@@ -1,1 +1,2 @@
-"""Custom Rasa NLU components: the sentence-embedding featurizer and the charge recogniser."""
+"""Custom Rasa NLU components: the sentence-embedding featurizer, the linear intent classifier, the
+counter-argument reader and the charge recogniser."""

@@ -7,7 +7,6 @@ pipeline are kept where the ruler found nothing, and mapped to a known value or 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -25,7 +24,7 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.essay.knowledge import CLAIMS_FILE, load_knowledge
+from bot.essay.knowledge import configured_claims_file, load_knowledge
 from bot.nlu.terms import TermMatcher
 
 
@@ -48,9 +47,7 @@ class ChargeEntityExtractor(GraphComponent, EntityExtractorMixin):
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
-        path = Path(config["claims_file"]) if config.get("claims_file") else CLAIMS_FILE
-        if not path.is_file():
-            raise ValueError(f"{cls.__name__}: claims_file {path} does not exist")
+        configured_claims_file(config, cls.__name__)
         if not config.get("entity"):
             raise ValueError(f"{cls.__name__}: 'entity' must name an entity type")
 
@@ -59,8 +56,7 @@ class ChargeEntityExtractor(GraphComponent, EntityExtractorMixin):
         self.validate_config(self._config)
         self._node_name = name
         self.entity = self._config["entity"]
-        path = Path(self._config["claims_file"]) if self._config["claims_file"] else CLAIMS_FILE
-        charges = load_knowledge(path).charges
+        charges = load_knowledge(configured_claims_file(self._config, type(self).__name__)).charges
         self.matcher = TermMatcher(
             {key: charge.terms for key, charge in charges.items()},
             {key: charge.cues for key, charge in charges.items() if charge.cues},

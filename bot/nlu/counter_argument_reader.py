@@ -28,11 +28,8 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.essay.knowledge import CLAIMS_FILE, COUNTER_ARGUMENT_KEY, load_knowledge
+from bot.essay.knowledge import COUNTER_ARGUMENT_KEY, configured_claims_file, load_knowledge
 from bot.scoring.judge import JUDGE_DIR, Judge, check_judge, shared_judge
-
-OUTPUT_KEY = COUNTER_ARGUMENT_KEY
-"""Where a message read back as agreement records the claim, the key point it makes and the judge's score."""
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
@@ -56,9 +53,7 @@ class CounterArgumentReader(GraphComponent, IntentClassifier):
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
-        path = Path(config["claims_file"]) if config.get("claims_file") else CLAIMS_FILE
-        if not path.is_file():
-            raise ValueError(f"{cls.__name__}: claims_file {path} does not exist")
+        configured_claims_file(config, cls.__name__)
         for key in ("below_confidence", "key_point_threshold"):
             if not 0.0 < float(config[key]) <= 1.0:
                 raise ValueError(f"{cls.__name__}: {key} must be in (0, 1], not {config[key]!r}")
@@ -68,10 +63,9 @@ class CounterArgumentReader(GraphComponent, IntentClassifier):
     def __init__(self, config: dict[str, Any], judge: Judge | None = None) -> None:
         self._config = {**self.get_default_config(), **config}
         self.validate_config(self._config)
-        path = Path(self._config["claims_file"]) if self._config["claims_file"] else CLAIMS_FILE
         self.key_points = {
             intent: [(kp.id, kp.text) for kp in claim.key_points]
-            for intent, claim in load_knowledge(path).claims.items()
+            for intent, claim in load_knowledge(configured_claims_file(self._config, type(self).__name__)).claims.items()
         }
         self.agreement = self._config["agreement_intent"]
         self.below = float(self._config["below_confidence"])
@@ -108,14 +102,17 @@ class CounterArgumentReader(GraphComponent, IntentClassifier):
             self.judge.warm()
             self._warmed = True
         doubtful = self._doubtful_claims(messages)
-        pairs = [(m.get(TEXT), text) for m, claim in doubtful for _, text in self.key_points[claim]]
-        scores = iter(self.judge.score(pairs).tolist()) if pairs else iter(())
-        for message, claim in doubtful:
-            judged = [(next(scores), kp_id) for kp_id, _ in self.key_points[claim]]
-            best, kp_id = max(judged)
-            if best >= self.threshold:
-                self._read_as_agreement(message, claim, kp_id, best)
+        best = self.best_answers([(m.get(TEXT), claim) for m, claim in doubtful])
+        for (message, claim), (score, kp_id) in zip(doubtful, best, strict=True):
+            if score >= self.threshold:
+                self._read_as_agreement(message, claim, kp_id, score)
         return messages
+
+    def best_answers(self, items: list[tuple[str, str]]) -> list[tuple[float, str]]:
+        """For each (text, claim), the judge's best score over the claim's key points, and that key point's id."""
+        pairs = [(text, kp_text) for text, claim in items for _, kp_text in self.key_points[claim]]
+        scores = iter(self.judge.score(pairs).tolist())
+        return [max([(next(scores), kp_id) for kp_id, _ in self.key_points[claim]]) for _, claim in items]
 
     def _read_as_agreement(self, message: Message, claim: str, key_point: str, score: float) -> None:
         """Swap the claim's and the agreement's confidences, so what follows (the fallback) sees the same margins."""
@@ -133,4 +130,4 @@ class CounterArgumentReader(GraphComponent, IntentClassifier):
         ranking.sort(key=lambda r: -r[PREDICTED_CONFIDENCE_KEY])
         message.set(INTENT, ranking[0], add_to_output=True)
         message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
-        message.set(OUTPUT_KEY, {"claim": claim, "key_point": key_point, "score": round(score, 3)}, add_to_output=True)
+        message.set(COUNTER_ARGUMENT_KEY, {"claim": claim, "key_point": key_point, "score": round(score, 3)}, add_to_output=True)

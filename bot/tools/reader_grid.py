@@ -120,21 +120,28 @@ async def _parse(agent, texts: Sequence[str]) -> list[dict]:
     return [await agent.parse_message(text) for text in texts]
 
 
-def judged(readings: list[Reading], claims_file: Path | None = None) -> list[Reading]:
-    """Each reading with the judge's best score over its claim's key points (0 for a reading that is no claim)."""
-    from bot.essay.knowledge import CLAIMS_FILE, load_knowledge
-    from bot.scoring.judge import shared_judge
+def reader_settings(config: Path) -> dict:
+    """The reader's own settings in ``config`` (claims file, judge), so the grid judges what it will judge."""
+    loaded = yaml.safe_load(config.read_text(encoding="utf-8"))
+    entry = next((c for c in loaded["pipeline"] if c.get("name") == READER), {})
+    return {key: value for key, value in entry.items() if key != "name"}
 
-    knowledge = load_knowledge(claims_file or CLAIMS_FILE)
-    points = {key: [kp.text for kp in claim.key_points] for key, claim in knowledge.claims.items()}
-    todo = [i for i, r in enumerate(readings) if r.intent in points]
-    scores = iter(shared_judge().score([(readings[i].text, p) for i in todo for p in points[readings[i].intent]]).tolist())
-    best = {i: max(next(scores) for _ in points[readings[i].intent]) for i in todo}
-    return [Reading(r.text, r.gold, r.intent, r.confidence, best.get(i, 0.0)) for i, r in enumerate(readings)]
+
+def judged(readings: list[Reading], settings: dict | None = None) -> list[Reading]:
+    """Each reading with the reader's best key point score for its claim (0 for a reading that is no claim)."""
+    from dataclasses import replace
+
+    from bot.nlu.counter_argument_reader import CounterArgumentReader
+
+    reader = CounterArgumentReader(settings or {})
+    todo = [i for i, r in enumerate(readings) if r.intent in reader.key_points]
+    best = reader.best_answers([(readings[i].text, readings[i].intent) for i in todo])
+    scores = {i: score for i, (score, _) in zip(todo, best, strict=True)}
+    return [replace(r, key_point=scores.get(i, 0.0)) for i, r in enumerate(readings)]
 
 
 def main(config: Path = ROOT / "config.yml", data: Path = ROOT / "data" / "nlu", out: Path = OUT) -> Cell | None:
-    readings = judged(out_of_fold(config, data))
+    readings = judged(out_of_fold(config, data), reader_settings(config))
     cells, chosen = grid(readings)
     out.mkdir(parents=True, exist_ok=True)
     (out / "readings.json").write_text(json.dumps([r.__dict__ for r in readings]), encoding="utf-8")
