@@ -233,8 +233,27 @@ def test_the_judge_beats_the_zero_shot_cosine_on_answers_it_never_saw(calibratio
 
 @pytest.mark.slow  # the whole calibration: about a minute
 def test_the_recorded_threshold_is_the_one_this_set_chooses(calibration, scoring):
-    assert abs(scoring.threshold - calibration.threshold) <= 0.011, "rerun `python -m bot calibrate --write`"
+    assert abs(scoring.for_passages - calibration.threshold) <= 0.011, "rerun `python -m bot calibrate --write`"
     assert scoring.record.get("chosen_on") == "eval/rebuttals.yml"
+
+
+@pytest.mark.slow  # scores the 265 unseen rebuttals: about a minute
+def test_students_answers_are_judged_at_the_thresholds_the_unseen_rebuttals_choose(calibration, encoder, knowledge,
+                                                                                   essay, scoring):
+    from bot.scoring.calibrate import UNSEEN, folds_of, score_pairs
+    from bot.scoring.judge import shared_judge
+    from bot.scoring.unseen import choose_unseen
+
+    waiting = load_rebuttals(UNSEEN)
+    matcher = Matcher(Memo(encoder), scoring, judge=shared_judge(), shortlist=scoring.shortlist, whole_text=True)
+    pairs = score_pairs(matcher, waiting, knowledge, essay).pairs
+    group_of = {key: position.group for key, position in knowledge.claims.items()}
+    fresh = choose_unseen(pairs, folds_of(waiting), group_of, calibration.threshold)
+    assert abs(scoring.threshold - fresh.threshold) <= 0.011, "rerun `python -m bot calibrate --write`"
+    expected = fresh.by_group if fresh.grouped else {}
+    assert scoring.group_thresholds.keys() == expected.keys()
+    assert all(abs(scoring.group_thresholds[g] - t) <= 0.011 for g, t in expected.items())
+    assert scoring.record["students_answers"]["rebuttals"] == len(waiting)
 
 
 @pytest.mark.slow  # the whole calibration: about a minute

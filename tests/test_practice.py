@@ -228,8 +228,8 @@ def test_the_evidence_is_kept_between_starts_and_chosen_again_when_what_it_rests
     assert [again.evidence(claim, p) for p in claim.key_points] == [first.evidence(claim, p) for p in claim.key_points]
 
 
-@pytest.mark.xfail(strict=True, reason="known regression of this round's judge: oc-2 scores 0.26 against the"
-                   " threshold 0.53 (the previous judge 0.83); docs/matcher.md. Strict: it fails loudly once fixed")
+@pytest.mark.xfail(strict=True, reason="known regression of the shipped judge: oc-2 scores 0.25 against the core"
+                   " claims' threshold 0.78 (the previous judge 0.83); docs/matcher.md. Strict: it fails loudly once fixed")
 def test_the_trial_from_the_issue_gets_credit_for_both_points_it_makes(domain, knowledge):
     """'quiz me on point 3', then a two-sentence rebuttal: the soviet majority and mass support."""
     answer = ["The October revolution was not a coup because the Bolsheviks had a majority in the soviets. "
@@ -276,3 +276,19 @@ def test_the_scorers_embeddings_compute_as_its_judge_does(tutor, monkeypatch, pr
     practice = Practice(tutor, evidence_cache=None)
     assert practice.matcher.judge.precision == precision
     assert isinstance(practice.matcher.encoder, Bfloat16View) == (precision == "bfloat16")
+
+
+def test_an_answer_is_judged_at_its_positions_groups_threshold(domain, knowledge, monkeypatch):
+    """The same answer loses its points when its group's threshold is out of reach, and only then."""
+    from dataclasses import replace
+
+    from bot.tutoring.practice import shared_practice
+
+    practice = shared_practice()
+    answer = ["Lenin chose a life of prison, exile and isolation, which makes no sense if he was just after power."]
+    group = knowledge.claims["claim_authoritarian_personality"].group
+    other = "core" if group != "core" else "essay-positions"
+    monkeypatch.setattr(practice, "scoring", replace(practice.scoring, group_thresholds={other: 1.01}))
+    assert score(domain, "claim_authoritarian_personality", answer)[1]["practice_result"]["score"] >= 1
+    monkeypatch.setattr(practice, "scoring", replace(practice.scoring, group_thresholds={group: 1.01}))
+    assert score(domain, "claim_authoritarian_personality", answer)[1]["practice_result"]["score"] == 0

@@ -33,6 +33,8 @@ from bot.scoring.matcher import (
 from bot.settings import EVAL_DIR, ROOT
 
 REBUTTALS = EVAL_DIR / "rebuttals.yml"
+UNSEEN = EVAL_DIR / "rebuttals_next.yml"
+"""Labelled rebuttals the shipped judge was never trained on: where its own threshold is chosen (``bot.scoring.unseen``)."""
 SWEEP = [round(0.05 + 0.01 * i, 2) for i in range(91)]
 FOLDS = 5
 TWIN_COSINE = 0.64
@@ -436,10 +438,7 @@ def calibration_text(result: Calibration) -> str:
 
 
 def scoring_record(result: Calibration, data: Path, model: str, shortlist: int | None = None) -> dict:
-    try:
-        chosen_on = str(data.resolve().relative_to(ROOT))
-    except ValueError:
-        chosen_on = str(data)
+    chosen_on = _relative(data)
     return {
         "threshold": result.threshold,
         "shortlist": shortlist,
@@ -468,11 +467,22 @@ def write_scoring(record: dict, path: Path = SCORING_FILE) -> None:
     path.write_text(header + yaml.safe_dump(record, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def main(
     data: Path = REBUTTALS, claims: Path = CLAIMS_FILE, write: bool = False, out: Path = SCORING_FILE,
-    zero_shot: bool = False,
+    zero_shot: bool = False, unseen: Path | None = UNSEEN,
 ) -> int:
-    """Calibrate the shipped matcher (the trained judge), or with ``zero_shot`` the MiniLM cosine alone."""
+    """Calibrate the shipped matcher (the trained judge), or with ``zero_shot`` the MiniLM cosine alone.
+
+    With out-of-fold scores and ``unseen`` rebuttals, the out-of-fold threshold stays the one for the
+    essay's sentences and students' answers are judged at the thresholds chosen on ``unseen``.
+    """
     from bot.essay.parse import load_essay
     from bot.scoring.judge import shared_judge
     from bot.search.embeddings import shared_encoder
@@ -504,8 +514,31 @@ def main(
     if held_out is not None:
         print("(threshold, per-point table and cross-validated figures from out-of-fold scores:"
               " each rebuttal judged by a model trained without it)")
+    fresh = None
+    if held_out is not None and unseen is not None and unseen.is_file():
+        from bot.scoring.unseen import choose_unseen, unseen_text
+
+        waiting = load_rebuttals(unseen)
+        problems = check_labels(waiting, knowledge)
+        if problems:
+            print(f"{unseen} does not fit {claims}:\n  " + "\n  ".join(problems), file=sys.stderr)
+            return 1
+        group_of = {key: position.group for key, position in knowledge.claims.items()}
+        pairs = score_pairs(matcher, waiting, knowledge, essay).pairs
+        fresh = choose_unseen(pairs, folds_of(waiting), group_of, result.threshold)
+        print("\n" + unseen_text(fresh, _relative(unseen)))
     if write:
         model = encoder.name if judge is None else f"{judge.name} (shortlist {shortlist} by {encoder.name})"
-        write_scoring(scoring_record(result, data, model, matcher.shortlist), out)
-        print(f"threshold {result.threshold:.2f} written to {out}")
+        record = scoring_record(result, data, model, matcher.shortlist)
+        if fresh is not None:
+            from bot.scoring.unseen import unseen_record
+
+            fresh_record = unseen_record(fresh, _relative(unseen))
+            head = {key: fresh_record.pop(key) for key in ("threshold", "group_thresholds") if key in fresh_record}
+            note = (f"students' answers: chosen on {_relative(unseen)} (students_answers below); the essay's"
+                    f" sentences: passage_threshold, chosen out of fold on {record['chosen_on']}")
+            record = {**head, "passage_threshold": result.threshold, "threshold_note": note,
+                      **{k: v for k, v in record.items() if k != "threshold"}, **fresh_record}
+        write_scoring(record, out)
+        print(f"threshold {record['threshold']:.2f} written to {out}")
     return 0

@@ -212,6 +212,18 @@ class Scoring:
     off_topic_floor: float = OFF_TOPIC_FLOOR
     record: dict = field(default_factory=dict)
     shortlist: int | None = DEFAULT_SHORTLIST
+    group_thresholds: Mapping[str, float] = field(default_factory=dict)
+    """Students' answers to a position of this group are judged at this threshold, not ``threshold``."""
+    passage_threshold: float | None = None
+    """Which of the essay's sentences make a key point; ``threshold`` when not set."""
+
+    def threshold_for(self, group: str | None) -> float:
+        """The threshold for a student's answer to a position of ``group``."""
+        return self.group_thresholds.get(group or "", self.threshold)
+
+    @property
+    def for_passages(self) -> float:
+        return self.threshold if self.passage_threshold is None else self.passage_threshold
 
 
 def load_scoring(path: Path = SCORING_FILE) -> Scoring:
@@ -219,11 +231,14 @@ def load_scoring(path: Path = SCORING_FILE) -> Scoring:
         return Scoring()
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     shortlist = data.get("shortlist", DEFAULT_SHORTLIST)
+    passage = data.get("passage_threshold")
     return Scoring(
         float(data.get("threshold", DEFAULT_THRESHOLD)),
         float(data.get("off_topic_floor", OFF_TOPIC_FLOOR)),
         data,
         None if shortlist is None else int(shortlist),
+        {str(g): float(t) for g, t in (data.get("group_thresholds") or {}).items()},
+        None if passage is None else float(passage),
     )
 
 

@@ -133,7 +133,7 @@ class Practice:
             "points": [[p.key, list(p.passages), [[kp.id, kp.text] for kp in p.key_points]] for p in positions],
             "essay": [[b.id, b.kind, b.section, b.text] for b in self.tutor.essay.blocks],
             "judge": judge_fingerprint(self.matcher.judge),
-            "threshold": self.scoring.threshold,
+            "threshold": self.scoring.for_passages,
             "shortlist": EVIDENCE_SHORTLIST,
         }
         return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
@@ -184,7 +184,7 @@ class Practice:
         else:
             scores = judge.score([(candidates[i][0], point.text) for i in order])
             best = order[int(np.argmax(scores))]
-            if float(np.max(scores)) < self.scoring.threshold:
+            if float(np.max(scores)) < self.scoring.for_passages:
                 return None
         sentence, block = candidates[best]
         sources = tuple(n.citation() for n in self._sentence_sources(block, sentence))
@@ -234,7 +234,7 @@ class Practice:
         assessment = self.matcher.assess(
             "\n".join(answer),
             {kp.id: kp.text for kp in position.key_points},
-            threshold=self.scoring.threshold,
+            threshold=self.scoring.threshold_for(position.group),
             essay_passages=passages,
             off_topic_floor=self.scoring.off_topic_floor,
         )
@@ -258,7 +258,8 @@ class Practice:
         number = missed_ids.index(target) + 1
         evidence = feedback.missed[number - 1][1]
         result = feedback.assessment.points.get(target)
-        close = result is not None and result.sentence and result.score >= NEAR_SHARE * self.scoring.threshold
+        near = NEAR_SHARE * self.scoring.threshold_for(feedback.position.group)
+        close = result is not None and result.sentence and result.score >= near
         return Suggestion(
             number=number,
             sentence=result.sentence if close else None,

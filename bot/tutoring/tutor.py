@@ -48,7 +48,7 @@ class Tutor:
             from bot.scoring.judge import shared_judge
             from bot.scoring.matcher import load_scoring
 
-            judge, threshold = shared_judge(), load_scoring().threshold
+            judge, threshold = shared_judge(), load_scoring().for_passages
         return Focuser(self.retriever.encoder, judge, 0.5 if threshold is None else threshold)
 
     def points_for(self, claim: str | None, charge: str | None) -> dict[str, str]:

@@ -1,0 +1,128 @@
+"""Thresholds for the shipped judge, chosen on labelled rebuttals it never saw.
+
+The out-of-fold scores ``bot calibrate`` reads come from five fold models, each trained on four
+fifths of the rebuttals; the shipped judge is trained on all of them, and on answers written
+later it scores higher than its fold models did (at their threshold it credited points that
+were not made: docs/matcher.md). Rebuttals written after it was trained and never trained on
+(``eval/rebuttals_next.yml``) are the only honest ground for its own threshold. The threshold
+is chosen on all of them; the figure reported is cross-validated on them (each fold judged at the
+threshold the other folds choose). A threshold for each group of positions replaces the single
+one only when its cross-validated F1 is better by more than ``RULE_NOISE``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bot.scoring.calibrate import (
+    RULE_NOISE,
+    Counts,
+    Pair,
+    choose,
+    cross_validate,
+    figures,
+    sweep,
+)
+
+__all__ = ["UNSEEN_NOTE", "Unseen", "choose_unseen", "unseen_record", "unseen_text"]
+
+UNSEEN_NOTE = "rebuttals the shipped judge never saw"
+
+
+@dataclass(frozen=True)
+class Unseen:
+    rebuttals: int
+    before: Counts
+    """Figures at the threshold chosen out of fold (what the tutor used before)."""
+    before_threshold: float
+    threshold: float
+    cross_validated: Counts
+    by_group: dict[str, float]
+    """Each group's threshold chosen on all of its rebuttals."""
+    by_group_cross_validated: Counts
+    by_group_figures: dict[str, Counts]
+    """Each group's cross-validated figures under the rule adopted."""
+    grouped: bool
+    """Whether the thresholds of each group are adopted (better by more than ``RULE_NOISE``)."""
+
+    @property
+    def adopted(self) -> Counts:
+        return self.by_group_cross_validated if self.grouped else self.cross_validated
+
+
+def _grouped_cv(pairs: list[Pair], fold: list[int], group_of: Mapping[str, str], folds: int) -> dict[str, Counts]:
+    """Each group cross-validated on its own thresholds: fold k judged at what the other folds of that group choose."""
+    out = {}
+    for group in dict.fromkeys(group_of[p.claim] for p in pairs):
+        own = [p for p in pairs if group_of[p.claim] == group]
+        out[group] = cross_validate(own, fold, folds)[0]
+    return out
+
+
+def _total(counts: Mapping[str, Counts]) -> Counts:
+    return Counts(sum(c.tp for c in counts.values()), sum(c.fp for c in counts.values()),
+                  sum(c.fn for c in counts.values()))
+
+
+def choose_unseen(pairs: list[Pair], fold: list[int], group_of: Mapping[str, str], before_threshold: float,
+                  folds: int = 5) -> Unseen:
+    """The single threshold and each group's, chosen on ``pairs``, with cross-validated figures for both."""
+    threshold = choose(sweep(pairs))
+    single, _ = cross_validate(pairs, fold, folds)
+    per_group = _grouped_cv(pairs, fold, group_of, folds)
+    grouped_total = _total(per_group)
+    by_group = {g: choose(sweep([p for p in pairs if group_of[p.claim] == g])) for g in per_group}
+    grouped = len(per_group) > 1 and grouped_total.f1 > single.f1 + RULE_NOISE
+    if not grouped:
+        per_group = {g: cross_validate(pairs, fold, folds, only=lambda p, g=g: group_of[p.claim] == g)[0]
+                     for g in per_group}
+    return Unseen(
+        rebuttals=len({p.rebuttal for p in pairs}),
+        before=figures(pairs, before_threshold),
+        before_threshold=before_threshold,
+        threshold=threshold,
+        cross_validated=single,
+        by_group=by_group,
+        by_group_cross_validated=grouped_total,
+        by_group_figures=per_group,
+        grouped=grouped,
+    )
+
+
+def unseen_text(result: Unseen, source: str) -> str:
+    b, s, g = result.before, result.cross_validated, result.by_group_cross_validated
+    groups = ", ".join(f"{name} {t:.2f}" for name, t in result.by_group.items())
+    lines = [
+        f"{result.rebuttals} {UNSEEN_NOTE} ({source}):",
+        f"  at the out-of-fold threshold {result.before_threshold:.2f}:"
+        f"      precision {b.precision:.3f} recall {b.recall:.3f} F1 {b.f1:.3f}",
+        f"  one threshold ({result.threshold:.2f}), 5-fold cross-validated:"
+        f" precision {s.precision:.3f} recall {s.recall:.3f} F1 {s.f1:.3f}",
+        f"  a threshold per group ({groups}), cross-validated:"
+        f" precision {g.precision:.3f} recall {g.recall:.3f} F1 {g.f1:.3f}",
+    ]
+    lines.extend(f"    of which {name}: precision {f.precision:.3f} recall {f.recall:.3f} F1 {f.f1:.3f}"
+                 for name, f in result.by_group_figures.items())
+    chosen = "a threshold per group" if result.grouped else "one threshold"
+    lines.append(f"  adopted for students' answers: {chosen} (per group only if better by more than {RULE_NOISE} F1)")
+    return "\n".join(lines)
+
+
+def unseen_record(result: Unseen, source: str) -> dict:
+    """What ``knowledge/scoring.yml`` keeps of the choice: thresholds and the honest figures."""
+    return {
+        "threshold": result.threshold,
+        **({"group_thresholds": dict(result.by_group)} if result.grouped else {}),
+        "students_answers": {
+            "chosen_on": source,
+            "rebuttals": result.rebuttals,
+            "note": f"{UNSEEN_NOTE}: thresholds chosen on all of them, figures 5-fold cross-validated on them",
+            "at_out_of_fold_threshold": {"threshold": result.before_threshold, **result.before.as_dict()},
+            "one_threshold": result.cross_validated.as_dict(),
+            "threshold_per_group": {**result.by_group_cross_validated.as_dict(),
+                                    "thresholds": dict(result.by_group)},
+            "adopted": "threshold per group" if result.grouped else "one threshold",
+            "adopted_by_group": {g: f.as_dict() for g, f in result.by_group_figures.items()},
+        },
+    }
