@@ -69,3 +69,13 @@ def test_the_unseen_rebuttals_were_never_trained_on():
     record = json.loads((JUDGE_DIR / "rebuttals_oof.json").read_text(encoding="utf-8"))
     assert UNSEEN.name not in record["data"] and REBUTTALS.name in record["data"]
     assert not {r.text for r in load_rebuttals(UNSEEN)} & {r.text for r in load_rebuttals(REBUTTALS)}
+
+
+def test_each_key_point_is_counted_at_its_groups_threshold():
+    a = [(0.35, True), (0.4, True), (0.3, True), (0.15, False), (0.1, False)] * 2
+    b = [(0.92, True), (0.95, True), (0.9, True), (0.8, False), (0.75, False)] * 2
+    pairs = _pairs({"a1": a, "b1": b})
+    result = choose_unseen(pairs, _folds(pairs), GROUP_OF, before_threshold=0.5)
+    counts, made = result.points["b1-kp"]
+    assert made == 6 and (counts.tp, counts.fp, counts.fn) == (6, 0, 0)
+    assert result.points["a1-kp"][0].f1 == 1.0

@@ -456,6 +456,7 @@ def scoring_record(result: Calibration, data: Path, model: str, shortlist: int |
         "in_sample": result.in_sample.as_dict(),
         "cross_validated": {**result.cross_validated.as_dict(), "folds": FOLDS},
         "cross_validated_by_group": {g: f.as_dict() for g, f in result.groups.items()},
+        "out_of_fold_by_key_point": {kp: {**f.as_dict(), "made": n} for kp, (f, n) in result.points.items()},
     }
 
 
@@ -464,7 +465,8 @@ def write_scoring(record: dict, path: Path = SCORING_FILE) -> None:
         "# The key point matcher's calibrated settings, read by the tutor at run time.\n"
         "# Written by `python -m bot calibrate --write`; edit the labelled set, not this file.\n"
     )
-    path.write_text(header + yaml.safe_dump(record, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    text = yaml.safe_dump(record, sort_keys=False, allow_unicode=True, default_flow_style=None, width=110)
+    path.write_text(header + text, encoding="utf-8")
 
 
 def _relative(path: Path) -> str:

@@ -45,6 +45,8 @@ class Unseen:
     """Each group's cross-validated figures under the rule adopted."""
     grouped: bool
     """Whether the thresholds of each group are adopted (better by more than ``RULE_NOISE``)."""
+    points: dict[str, tuple[Counts, int]]
+    """Each key point at the adopted thresholds (chosen on these very answers): counts and times made."""
 
     @property
     def adopted(self) -> Counts:
@@ -77,6 +79,10 @@ def choose_unseen(pairs: list[Pair], fold: list[int], group_of: Mapping[str, str
     if not grouped:
         per_group = {g: cross_validate(pairs, fold, folds, only=lambda p, g=g: group_of[p.claim] == g)[0]
                      for g in per_group}
+    at = {g: by_group[g] if grouped else threshold for g in by_group}
+    points: dict[str, list[Pair]] = {}
+    for p in pairs:
+        points.setdefault(p.point, []).append(p)
     return Unseen(
         rebuttals=len({p.rebuttal for p in pairs}),
         before=figures(pairs, before_threshold),
@@ -87,6 +93,8 @@ def choose_unseen(pairs: list[Pair], fold: list[int], group_of: Mapping[str, str
         by_group_cross_validated=grouped_total,
         by_group_figures=per_group,
         grouped=grouped,
+        points={kp: (figures(group, at[group_of[group[0].claim]]), sum(p.gold for p in group))
+                for kp, group in points.items()},
     )
 
 
@@ -104,6 +112,9 @@ def unseen_text(result: Unseen, source: str) -> str:
     ]
     lines.extend(f"    of which {name}: precision {f.precision:.3f} recall {f.recall:.3f} F1 {f.f1:.3f}"
                  for name, f in result.by_group_figures.items())
+    weakest = sorted((f.f1, kp, n) for kp, (f, n) in result.points.items() if n and f.f1 < 0.6)
+    lines.append("  weakest key points at those thresholds (F1, times made): "
+                 + (", ".join(f"{kp} {f1:.2f}/{n}" for f1, kp, n in weakest) or "none"))
     chosen = "a threshold per group" if result.grouped else "one threshold"
     lines.append(f"  adopted for students' answers: {chosen} (per group only if better by more than {RULE_NOISE} F1)")
     return "\n".join(lines)
@@ -117,12 +128,14 @@ def unseen_record(result: Unseen, source: str) -> dict:
         "students_answers": {
             "chosen_on": source,
             "rebuttals": result.rebuttals,
-            "note": f"{UNSEEN_NOTE}: thresholds chosen on all of them, figures 5-fold cross-validated on them",
+            "note": (f"{UNSEEN_NOTE}: thresholds chosen on all of them, figures 5-fold cross-validated on them"
+                     " (by_key_point: at the thresholds chosen on all of them)"),
             "at_out_of_fold_threshold": {"threshold": result.before_threshold, **result.before.as_dict()},
             "one_threshold": result.cross_validated.as_dict(),
             "threshold_per_group": {**result.by_group_cross_validated.as_dict(),
                                     "thresholds": dict(result.by_group)},
             "adopted": "threshold per group" if result.grouped else "one threshold",
             "adopted_by_group": {g: f.as_dict() for g, f in result.by_group_figures.items()},
+            "by_key_point": {kp: {**f.as_dict(), "made": n} for kp, (f, n) in result.points.items()},
         },
     }
