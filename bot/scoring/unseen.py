@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.scoring.calibrate import (
+    FOLDS,
     RULE_NOISE,
     Counts,
     Pair,
@@ -68,7 +69,7 @@ def _total(counts: Mapping[str, Counts]) -> Counts:
 
 
 def choose_unseen(pairs: list[Pair], fold: list[int], group_of: Mapping[str, str], before_threshold: float,
-                  folds: int = 5) -> Unseen:
+                  folds: int = FOLDS) -> Unseen:
     """The single threshold and each group's, chosen on ``pairs``, with cross-validated figures for both."""
     threshold = choose(sweep(pairs))
     single, _ = cross_validate(pairs, fold, folds)
@@ -105,7 +106,7 @@ def unseen_text(result: Unseen, source: str) -> str:
         f"{result.rebuttals} {UNSEEN_NOTE} ({source}):",
         f"  at the out-of-fold threshold {result.before_threshold:.2f}:"
         f"      precision {b.precision:.3f} recall {b.recall:.3f} F1 {b.f1:.3f}",
-        f"  one threshold ({result.threshold:.2f}), 5-fold cross-validated:"
+        f"  one threshold ({result.threshold:.2f}), {FOLDS}-fold cross-validated:"
         f" precision {s.precision:.3f} recall {s.recall:.3f} F1 {s.f1:.3f}",
         f"  a threshold per group ({groups}), cross-validated:"
         f" precision {g.precision:.3f} recall {g.recall:.3f} F1 {g.f1:.3f}",
