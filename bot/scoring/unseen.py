@@ -23,6 +23,7 @@ from bot.scoring.calibrate import (
     choose,
     cross_validate,
     figures,
+    per_point,
     sweep,
 )
 
@@ -54,15 +55,6 @@ class Unseen:
         return self.by_group_cross_validated if self.grouped else self.cross_validated
 
 
-def _grouped_cv(pairs: list[Pair], fold: list[int], group_of: Mapping[str, str], folds: int) -> dict[str, Counts]:
-    """Each group cross-validated on its own thresholds: fold k judged at what the other folds of that group choose."""
-    out = {}
-    for group in dict.fromkeys(group_of[p.claim] for p in pairs):
-        own = [p for p in pairs if group_of[p.claim] == group]
-        out[group] = cross_validate(own, fold, folds)[0]
-    return out
-
-
 def _total(counts: Mapping[str, Counts]) -> Counts:
     return Counts(sum(c.tp for c in counts.values()), sum(c.fp for c in counts.values()),
                   sum(c.fn for c in counts.values()))
@@ -71,19 +63,21 @@ def _total(counts: Mapping[str, Counts]) -> Counts:
 def choose_unseen(pairs: list[Pair], fold: list[int], group_of: Mapping[str, str], before_threshold: float,
                   folds: int = FOLDS) -> Unseen:
     """The single threshold and each group's, chosen on ``pairs``, with cross-validated figures for both."""
+    of_group: dict[str, list[Pair]] = {}
+    for p in pairs:
+        of_group.setdefault(group_of[p.claim], []).append(p)
     threshold = choose(sweep(pairs))
     single, _ = cross_validate(pairs, fold, folds)
-    per_group = _grouped_cv(pairs, fold, group_of, folds)
+    by_group = {g: choose(sweep(own)) for g, own in of_group.items()}
+    per_group = {g: cross_validate(own, fold, folds)[0] for g, own in of_group.items()}
     grouped_total = _total(per_group)
-    by_group = {g: choose(sweep([p for p in pairs if group_of[p.claim] == g])) for g in per_group}
     grouped = len(per_group) > 1 and grouped_total.f1 > single.f1 + RULE_NOISE
     if not grouped:
         per_group = {g: cross_validate(pairs, fold, folds, only=lambda p, g=g: group_of[p.claim] == g)[0]
-                     for g in per_group}
-    at = {g: by_group[g] if grouped else threshold for g in by_group}
-    points: dict[str, list[Pair]] = {}
-    for p in pairs:
-        points.setdefault(p.point, []).append(p)
+                     for g in of_group}
+    points: dict[str, tuple[Counts, int]] = {}
+    for g, own in of_group.items():
+        points.update(per_point(own, by_group[g] if grouped else threshold))
     return Unseen(
         rebuttals=len({p.rebuttal for p in pairs}),
         before=figures(pairs, before_threshold),
@@ -94,8 +88,7 @@ def choose_unseen(pairs: list[Pair], fold: list[int], group_of: Mapping[str, str
         by_group_cross_validated=grouped_total,
         by_group_figures=per_group,
         grouped=grouped,
-        points={kp: (figures(group, at[group_of[group[0].claim]]), sum(p.gold for p in group))
-                for kp, group in points.items()},
+        points=points,
     )
 
 
@@ -129,7 +122,7 @@ def unseen_record(result: Unseen, source: str) -> dict:
         "students_answers": {
             "chosen_on": source,
             "rebuttals": result.rebuttals,
-            "note": (f"{UNSEEN_NOTE}: thresholds chosen on all of them, figures 5-fold cross-validated on them"
+            "note": (f"{UNSEEN_NOTE}: thresholds chosen on all of them, figures {FOLDS}-fold cross-validated on them"
                      " (by_key_point: at the thresholds chosen on all of them)"),
             "at_out_of_fold_threshold": {"threshold": result.before_threshold, **result.before.as_dict()},
             "one_threshold": result.cross_validated.as_dict(),
