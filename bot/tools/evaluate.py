@@ -21,6 +21,9 @@ POLARITY = EVAL_DIR / "nlu_heldout_polarity.yml"
 negation, a concession, a question, a hedge and a paraphrase, and denied in its own words."""
 BLIND = EVAL_DIR / "nlu_heldout_blind.yml"
 """A third, written by someone who read only the claims and the essay: nothing was tuned on it."""
+FRESH = EVAL_DIR / "nlu_heldout_fresh.yml"
+"""A fourth, written the same way on 2026-12-06 after the first three had been read error by error:
+the set that says how the NLU does on phrasings no one has tuned on."""
 RESULTS = BUILD_DIR / "results"
 SUMMARY = ("examples", "intent_accuracy", "claim_accuracy", "non_claim_rejection")
 
@@ -218,6 +221,8 @@ def figures_text(result: dict) -> str:
         rows = [("held-out", result), ("polarity held-out", result["polarity"]), ("both", result["both"])]
         if "blind" in result:
             rows += [("blind held-out", result["blind"]), ("all three", result["all"])]
+        if "fresh" in result:
+            rows += [("fresh held-out", result["fresh"]), ("all four", result["all_four"])]
         for name, row in rows:
             lines.append(f"{name:28} {row['examples']:4d} {row['intent_accuracy']:10.3f} {row['claim_accuracy']:9.3f}"
                          f" {row['non_claim_rejection']:9.3f}")
@@ -227,8 +232,9 @@ def figures_text(result: dict) -> str:
 def main(model: Path, out: Path = RESULTS, with_passages: bool = True) -> dict:
     from bot.tutoring.tutor import shared_tutor
 
-    examples, polarity, blind = load_examples(), load_examples(POLARITY), load_examples(BLIND)
-    predictions, polarity_predictions, blind_predictions = predict(model, examples, polarity, blind)
+    examples, polarity, blind, fresh = (load_examples(path) for path in (HELD_OUT, POLARITY, BLIND, FRESH))
+    predictions, polarity_predictions, blind_predictions, fresh_predictions = predict(
+        model, examples, polarity, blind, fresh)
     result = metrics(examples, predictions, shared_tutor() if with_passages else None)
     result["polarity"] = metrics(polarity, polarity_predictions, None)
     result["blind"] = metrics(blind, blind_predictions, None)
@@ -236,6 +242,10 @@ def main(model: Path, out: Path = RESULTS, with_passages: bool = True) -> dict:
     result["both"] = {key: both[key] for key in SUMMARY}
     every = metrics(examples + polarity + blind, predictions + polarity_predictions + blind_predictions, None)
     result["all"] = {key: every[key] for key in SUMMARY}
+    result["fresh"] = metrics(fresh, fresh_predictions, None)
+    four = metrics(examples + polarity + blind + fresh,
+                   predictions + polarity_predictions + blind_predictions + fresh_predictions, None)
+    result["all_four"] = {key: four[key] for key in SUMMARY}
     out.mkdir(parents=True, exist_ok=True)
     confusion_png(examples, predictions, out / "confusion.png")
     (out / "eval.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
