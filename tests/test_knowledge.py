@@ -33,3 +33,10 @@ def test_a_dangling_reference_is_reported(essay):
     assert any("no-such-block" in p for p in problems)
     assert any("footnote 99" in p for p in problems)
     assert any("key points" in p for p in problems)
+
+
+def test_every_claim_has_a_group_and_the_ten_continuity_points_are_core(knowledge):
+    groups = knowledge.group_of
+    assert set(groups) == set(knowledge.claims)
+    assert {groups[key] for key in CONTINUITY} == {"core"}
+    assert "essay-positions" in groups.values()

@@ -68,6 +68,11 @@ class Knowledge:
         """The numbered points of the thesis the essay answers, in order."""
         return sorted((c for c in self.claims.values() if c.point), key=lambda c: c.point or 0)
 
+    @property
+    def group_of(self) -> dict[str, str]:
+        """Each claim's group of positions (``group`` in the claims file), for figures and thresholds by group."""
+        return {key: claim.group for key, claim in self.claims.items()}
+
     def position(self, key: str) -> Position:
         found = self.claims.get(key) or self.charges.get(key)
         if found is None:

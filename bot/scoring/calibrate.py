@@ -328,7 +328,7 @@ def calibrate(
     threshold = choose(curve)
     fold = folds_of(rebuttals)
     cv, chosen = cross_validate(honest, fold)
-    group = {key: position.group for key, position in knowledge.claims.items()}
+    group = knowledge.group_of
     groups = {g: cross_validate(honest, fold, only=lambda p, g=g: group[p.claim] == g)[0]
               for g in dict.fromkeys(group[p.claim] for p in honest)}
     return Calibration(
@@ -525,9 +525,8 @@ def main(
         if problems:
             print(f"{unseen} does not fit {claims}:\n  " + "\n  ".join(problems), file=sys.stderr)
             return 1
-        group_of = {key: position.group for key, position in knowledge.claims.items()}
         pairs = score_pairs(matcher, waiting, knowledge, essay).pairs
-        fresh = choose_unseen(pairs, folds_of(waiting), group_of, result.threshold)
+        fresh = choose_unseen(pairs, folds_of(waiting), knowledge.group_of, result.threshold)
         print("\n" + unseen_text(fresh, _relative(unseen)))
     if write:
         model = encoder.name if judge is None else f"{judge.name} (shortlist {shortlist} by {encoder.name})"

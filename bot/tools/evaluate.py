@@ -143,7 +143,7 @@ def group_figures(result: dict, examples: list[Example], predictions: list[Predi
     """Claim accuracy, passage hit rate and quote length for each group of positions (claims.yml)."""
     import statistics
 
-    group_of = {key: claim.group for key, claim in tutor.knowledge.claims.items()}
+    group_of = tutor.knowledge.group_of
     out: dict[str, dict] = {}
     for group in dict.fromkeys(group_of.values()):
         members = {k for k, g in group_of.items() if g == group}
