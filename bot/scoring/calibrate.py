@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -279,6 +279,13 @@ def cross_validate(pairs: list[Pair], fold: list[int], folds: int = FOLDS,
     return Counts(tp, fp, fn), chosen
 
 
+def cross_validate_by_group(pairs: list[Pair], fold: list[int], group_of: Mapping[str, str],
+                            folds: int = FOLDS) -> dict[str, Counts]:
+    """Each group's share of one cross-validation: every fold at the one threshold the other folds choose."""
+    return {g: cross_validate(pairs, fold, folds, only=lambda p, g=g: group_of[p.claim] == g)[0]
+            for g in dict.fromkeys(group_of[p.claim] for p in pairs)}
+
+
 def per_point(pairs: list[Pair], threshold: float) -> dict[str, tuple[Counts, int]]:
     """Counts and positives of each key point, in claims-file order."""
     grouped: dict[str, list[Pair]] = defaultdict(list)
@@ -328,9 +335,7 @@ def calibrate(
     threshold = choose(curve)
     fold = folds_of(rebuttals)
     cv, chosen = cross_validate(honest, fold)
-    group = knowledge.group_of
-    groups = {g: cross_validate(honest, fold, only=lambda p, g=g: group[p.claim] == g)[0]
-              for g in dict.fromkeys(group[p.claim] for p in honest)}
+    groups = cross_validate_by_group(honest, fold, knowledge.group_of)
     return Calibration(
         threshold=threshold,
         in_sample=figures(pairs, threshold),

@@ -22,6 +22,7 @@ from bot.scoring.calibrate import (
     Pair,
     choose,
     cross_validate,
+    cross_validate_by_group,
     figures,
     per_point,
     sweep,
@@ -73,8 +74,7 @@ def choose_unseen(pairs: list[Pair], fold: list[int], group_of: Mapping[str, str
     grouped_total = _total(per_group)
     grouped = len(per_group) > 1 and grouped_total.f1 > single.f1 + RULE_NOISE
     if not grouped:
-        per_group = {g: cross_validate(pairs, fold, folds, only=lambda p, g=g: group_of[p.claim] == g)[0]
-                     for g in of_group}
+        per_group = cross_validate_by_group(pairs, fold, group_of, folds)
     points: dict[str, tuple[Counts, int]] = {}
     for g, own in of_group.items():
         points.update(per_point(own, by_group[g] if grouped else threshold))

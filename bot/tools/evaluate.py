@@ -238,14 +238,12 @@ def main(model: Path, out: Path = RESULTS, with_passages: bool = True) -> dict:
     result = metrics(examples, predictions, shared_tutor() if with_passages else None)
     result["polarity"] = metrics(polarity, polarity_predictions, None)
     result["blind"] = metrics(blind, blind_predictions, None)
-    both = metrics(examples + polarity, predictions + polarity_predictions, None)
-    result["both"] = {key: both[key] for key in SUMMARY}
-    every = metrics(examples + polarity + blind, predictions + polarity_predictions + blind_predictions, None)
-    result["all"] = {key: every[key] for key in SUMMARY}
     result["fresh"] = metrics(fresh, fresh_predictions, None)
-    four = metrics(examples + polarity + blind + fresh,
-                   predictions + polarity_predictions + blind_predictions + fresh_predictions, None)
-    result["all_four"] = {key: four[key] for key in SUMMARY}
+    sets = [(examples, predictions), (polarity, polarity_predictions), (blind, blind_predictions),
+            (fresh, fresh_predictions)]
+    for key, first in (("both", 2), ("all", 3), ("all_four", 4)):
+        together = metrics([e for ex, _ in sets[:first] for e in ex], [p for _, ps in sets[:first] for p in ps], None)
+        result[key] = {name: together[name] for name in SUMMARY}
     out.mkdir(parents=True, exist_ok=True)
     confusion_png(examples, predictions, out / "confusion.png")
     (out / "eval.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
