@@ -9,7 +9,18 @@ import yaml
 
 from bot.essay.knowledge import load_knowledge
 from bot.settings import ROOT
-from bot.tools.evaluate import BLIND, FRESH, HELD_OUT, POLARITY, Example, Prediction, figures_text, load_examples, metrics
+from bot.tools.evaluate import (
+    BLIND,
+    FIFTH,
+    FRESH,
+    HELD_OUT,
+    POLARITY,
+    Example,
+    Prediction,
+    figures_text,
+    load_examples,
+    metrics,
+)
 
 
 def _normalised(text: str) -> str:
@@ -67,20 +78,35 @@ def test_the_fresh_set_is_printed_with_all_four_together():
     text = figures_text(first)
     assert re.search(r"fresh held-out\s+2\s+0\.500\s+1\.000\s+1\.000", text)
     assert re.search(r"all four\s+8\s+0\.625\s+0\.500\s+0\.750", text)
+    assert "fifth" not in text
+
+
+def test_the_fifth_set_is_printed_with_all_five_together():
+    examples = [Example("a", "claim_one", ()), Example("b", "agree_discontinuity", ())]
+    first = metrics(examples, [Prediction("claim_one", 1.0, ()), Prediction("claim_one", 1.0, ())], None)
+    first["polarity"] = first["blind"] = first["fresh"] = first["fifth"] = metrics(
+        examples, [Prediction("x", 1.0, ()), Prediction("y", 1.0, ())], None)
+    first["fifth"] = metrics(examples, [Prediction("claim_two", 1.0, ()), Prediction("out_of_scope", 1.0, ())], None)
+    for key, n in (("both", 4), ("all", 6), ("all_four", 8)):
+        first[key] = {"examples": n, "intent_accuracy": 0.5, "claim_accuracy": 0.5, "non_claim_rejection": 0.5}
+    first["all_five"] = {"examples": 10, "intent_accuracy": 0.3, "claim_accuracy": 0.2, "non_claim_rejection": 0.6}
+    text = figures_text(first)
+    assert re.search(r"fifth held-out\s+2\s+0\.000\s+0\.000\s+1\.000", text)
+    assert re.search(r"all five\s+10\s+0\.300\s+0\.200\s+0\.600", text)
 
 
 def test_no_held_out_phrasing_is_in_the_training_data():
     from rasa.shared.nlu.training_data.loading import load_data
 
     trained = {_normalised(m.get("text")) for m in load_data(str(ROOT / "data" / "nlu")).intent_examples}
-    for path in (HELD_OUT, POLARITY, BLIND, FRESH):
+    for path in (HELD_OUT, POLARITY, BLIND, FRESH, FIFTH):
         held = [e.text for e in load_examples(path)]
         assert len(held) > 200
         leaked = [text for text in held if _normalised(text) in trained]
         assert not leaked, f"{path.name} phrasings in data/nlu: {leaked[:5]}"
 
 
-@pytest.mark.parametrize("path", [POLARITY, BLIND, FRESH], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [POLARITY, BLIND, FRESH, FIFTH], ids=lambda p: p.name)
 def test_the_polarity_sets_assert_and_deny_every_claim_with_intents_the_domain_knows(path):
     domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
     intents = {i if isinstance(i, str) else next(iter(i)) for i in domain["intents"]}

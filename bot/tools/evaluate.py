@@ -23,7 +23,15 @@ BLIND = EVAL_DIR / "nlu_heldout_blind.yml"
 """A third, written by someone who read only the claims and the essay: nothing was tuned on it."""
 FRESH = EVAL_DIR / "nlu_heldout_fresh.yml"
 """A fourth, written the same way on 2026-12-06 after the first three had been read error by error:
-the set that says how the NLU does on phrasings no one has tuned on."""
+read once per round after the first time its errors shaped one (round 12)."""
+FIFTH = EVAL_DIR / "nlu_heldout_fifth.yml"
+"""A fifth, written the same way on 2026-12-07 in new shapes (slang, two sentences, short denials,
+sceptical questions), before round 13: the set no one has tuned on."""
+LATER_SETS = (("polarity", POLARITY, "polarity held-out"), ("blind", BLIND, "blind held-out"),
+              ("fresh", FRESH, "fresh held-out"), ("fifth", FIFTH, "fifth held-out"))
+"""The sets after the first: the key of each set's figures in the results and the name it is printed under."""
+TOGETHER = (("both", "both"), ("all", "all three"), ("all_four", "all four"), ("all_five", "all five"))
+"""The figures of the first n + 2 sets together: their key in the results and the name printed."""
 RESULTS = BUILD_DIR / "results"
 SUMMARY = ("examples", "intent_accuracy", "claim_accuracy", "non_claim_rejection")
 
@@ -218,11 +226,10 @@ def figures_text(result: dict) -> str:
         lines += [f"  {pair} ({count})" for pair, count in result["confusions"][:12]]
     if "polarity" in result:
         lines += ["", f"{'set':28} {'n':>4} {'intent acc':>10} {'claim acc':>9} {'rejection':>9}"]
-        rows = [("held-out", result), ("polarity held-out", result["polarity"]), ("both", result["both"])]
-        if "blind" in result:
-            rows += [("blind held-out", result["blind"]), ("all three", result["all"])]
-        if "fresh" in result:
-            rows += [("fresh held-out", result["fresh"]), ("all four", result["all_four"])]
+        rows = [("held-out", result)]
+        for (key, _, name), (together, together_name) in zip(LATER_SETS, TOGETHER, strict=True):
+            if key in result:
+                rows += [(name, result[key]), (together_name, result[together])]
         for name, row in rows:
             lines.append(f"{name:28} {row['examples']:4d} {row['intent_accuracy']:10.3f} {row['claim_accuracy']:9.3f}"
                          f" {row['non_claim_rejection']:9.3f}")
@@ -232,20 +239,16 @@ def figures_text(result: dict) -> str:
 def main(model: Path, out: Path = RESULTS, with_passages: bool = True) -> dict:
     from bot.tutoring.tutor import shared_tutor
 
-    examples, polarity, blind, fresh = (load_examples(path) for path in (HELD_OUT, POLARITY, BLIND, FRESH))
-    predictions, polarity_predictions, blind_predictions, fresh_predictions = predict(
-        model, examples, polarity, blind, fresh)
-    result = metrics(examples, predictions, shared_tutor() if with_passages else None)
-    result["polarity"] = metrics(polarity, polarity_predictions, None)
-    result["blind"] = metrics(blind, blind_predictions, None)
-    result["fresh"] = metrics(fresh, fresh_predictions, None)
-    sets = [(examples, predictions), (polarity, polarity_predictions), (blind, blind_predictions),
-            (fresh, fresh_predictions)]
-    for key, first in (("both", 2), ("all", 3), ("all_four", 4)):
-        together = metrics([e for ex, _ in sets[:first] for e in ex], [p for _, ps in sets[:first] for p in ps], None)
+    held = [load_examples(path) for path in (HELD_OUT, *(path for _, path, _ in LATER_SETS))]
+    predicted = predict(model, *held)
+    result = metrics(held[0], predicted[0], shared_tutor() if with_passages else None)
+    for (key, _, _), examples, predictions in zip(LATER_SETS, held[1:], predicted[1:], strict=True):
+        result[key] = metrics(examples, predictions, None)
+    for first, (key, _) in enumerate(TOGETHER, start=2):
+        together = metrics([e for ex in held[:first] for e in ex], [p for ps in predicted[:first] for p in ps], None)
         result[key] = {name: together[name] for name in SUMMARY}
     out.mkdir(parents=True, exist_ok=True)
-    confusion_png(examples, predictions, out / "confusion.png")
+    confusion_png(held[0], predicted[0], out / "confusion.png")
     (out / "eval.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     print(figures_text(result))
     print(f"\nconfusion matrix: {out / 'confusion.png'}\nfigures: {out / 'eval.json'}")
