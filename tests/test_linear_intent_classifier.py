@@ -10,7 +10,7 @@ from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.linear_intent_classifier import LinearIntentClassifier, mark_negation
+from bot.nlu.linear_intent_classifier import LinearIntentClassifier, mark_negation, split_labels
 from bot.nlu.sentence_featurizer import SentenceEmbeddingFeaturizer
 
 TRAINING = {
@@ -35,18 +35,23 @@ def featurised(tmp_path, texts, intents=None):
     return featurizer.process(messages)
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("linear")
-    texts = [t for ts in TRAINING.values() for t in ts]
-    intents = [i for i, ts in TRAINING.items() for _ in ts]
+def trained_on(tmp_path_factory, name, training, config):
+    """A classifier trained on ``training`` (intent -> phrasings), with its storage, resource and folder."""
+    tmp_path = tmp_path_factory.mktemp(name)
+    texts = [t for ts in training.values() for t in ts]
+    intents = [i for i, ts in training.items() for _ in ts]
     (tmp_path / "model").mkdir()
-    storage, resource = LocalModelStorage(tmp_path / "model"), Resource("linear")
+    storage, resource = LocalModelStorage(tmp_path / "model"), Resource(name)
     classifier = LinearIntentClassifier.create(
-        {"ranking_length": 2}, storage, resource, ExecutionContext(graph_schema=None, node_name="linear"),
+        config, storage, resource, ExecutionContext(graph_schema=None, node_name=name),
     )
     classifier.train(TrainingData(featurised(tmp_path, texts, intents)))
     return classifier, storage, resource, tmp_path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    return trained_on(tmp_path_factory, "linear", TRAINING, {"ranking_length": 2})
 
 
 def test_recognises_phrasings_it_never_saw(trained):
@@ -106,7 +111,10 @@ def test_one_intent_is_not_enough_to_train(tmp_path):
         classifier.train(TrainingData(featurised(tmp_path, ["hi", "hello"], ["greet", "greet"])))
 
 
-@pytest.mark.parametrize("config", [{"C": 0}, {"word_ngrams": [2, 1]}, {"char_ngrams": [0, 3]}])
+@pytest.mark.parametrize("config", [
+    {"C": 0}, {"word_ngrams": [2, 1]}, {"char_ngrams": [0, 3]}, {"split_intents": "deny"},
+    {"split_intents": ["deny@topic_food"]}, {"split_odds": 0},
+])
 def test_a_bad_config_is_refused(tmp_path, config):
     with pytest.raises(ValueError):
         LinearIntentClassifier.create(
@@ -146,3 +154,67 @@ def test_training_data_without_any_negation_trains_and_loads(tmp_path):
     loaded = LinearIntentClassifier.load(classifier.component_config, storage, resource, context)
     unseen = featurised(tmp_path, ["hello there", "no rain"])
     np.testing.assert_array_equal(loaded.probabilities(unseen), classifier.probabilities(unseen))
+
+
+def test_a_split_intent_is_labelled_by_the_class_whose_mean_vector_is_nearest():
+    sentences = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9], [0.8, 0.2], [0.2, 0.8]])
+    sentences /= np.linalg.norm(sentences, axis=1, keepdims=True)
+    labels = ["topic_a", "topic_a", "topic_b", "topic_b", "deny", "deny"]
+    assert split_labels(labels, sentences, ["deny"], "topic_") == [
+        "topic_a", "topic_a", "topic_b", "topic_b", "deny@topic_a", "deny@topic_b"]
+    assert split_labels(labels, sentences, [], "topic_") == labels
+    assert split_labels(labels, sentences, ["deny"], "claim_") == labels  # nothing to split towards
+
+
+SPLIT = {
+    "topic_weather": ["will it rain tomorrow", "it is going to be sunny", "the forecast says snow", "it's cold today"],
+    "topic_food": ["pasta is the best dinner", "I want bread for lunch", "rice goes with everything", "soup tonight"],
+    "deny": ["it won't rain tomorrow", "it isn't going to be sunny", "no snow is coming", "pasta is not the best dinner",
+             "I don't want bread", "rice doesn't go with everything"],
+}
+
+
+@pytest.fixture(scope="module")
+def split_trained(tmp_path_factory):
+    return trained_on(tmp_path_factory, "split", SPLIT, {"split_intents": ["deny"], "split_towards": "topic_"})
+
+
+def test_a_split_intent_is_trained_as_sub_classes_and_predicted_as_one(split_trained):
+    classifier, _, _, tmp_path = split_trained
+    assert sorted(classifier.classes) == ["deny@topic_food", "deny@topic_weather", "topic_food", "topic_weather"]
+    assert sorted(classifier.intents) == ["deny", "topic_food", "topic_weather"]
+    messages = classifier.process(featurised(tmp_path, ["it won't snow tomorrow", "will it snow tomorrow"]))
+    for message in messages:
+        names = [r["name"] for r in message.get("intent_ranking")]
+        assert sorted(names) == ["deny", "topic_food", "topic_weather"]
+        assert sum(r["confidence"] for r in message.get("intent_ranking")) == pytest.approx(1.0)
+    assert [m.get(INTENT)["name"] for m in messages] == ["deny", "topic_weather"]
+
+
+def test_a_split_intents_probability_is_the_sum_of_its_sub_classes(split_trained):
+    classifier, storage, resource, tmp_path = split_trained
+    unseen = featurised(tmp_path, ["no rain today", "bread for dinner"])
+    logits = np.asarray(classifier._features(unseen) @ classifier.coef.T + classifier.intercept, dtype=np.float64)
+    per_class = np.exp(logits - logits.max(axis=1, keepdims=True))
+    per_class /= per_class.sum(axis=1, keepdims=True)
+    merged = classifier.probabilities(unseen)
+    deny = classifier.intents.index("deny")
+    subs = [i for i, c in enumerate(classifier.classes) if c.startswith("deny@")]
+    np.testing.assert_allclose(merged[:, deny], per_class[:, subs].sum(axis=1))
+    loaded = LinearIntentClassifier.load(
+        classifier.component_config, storage, resource, ExecutionContext(graph_schema=None, node_name="split"),
+    )
+    np.testing.assert_array_equal(loaded.probabilities(unseen), merged)
+
+
+def test_split_odds_scale_the_split_intent_against_the_others(split_trained):
+    classifier, storage, resource, tmp_path = split_trained
+    unseen = featurised(tmp_path, ["no rain today", "bread for dinner"])
+    even = classifier.probabilities(unseen)
+    halved = LinearIntentClassifier.load(
+        {**classifier.component_config, "split_odds": 0.5}, storage, resource,
+        ExecutionContext(graph_schema=None, node_name="split"),
+    ).probabilities(unseen)
+    deny, food = classifier.intents.index("deny"), classifier.intents.index("topic_food")
+    np.testing.assert_allclose(halved.sum(axis=1), 1.0)
+    np.testing.assert_allclose(halved[:, deny] / halved[:, food], 0.5 * even[:, deny] / even[:, food])
