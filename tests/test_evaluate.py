@@ -84,7 +84,7 @@ def test_the_fresh_set_is_printed_with_all_four_together():
 def test_the_fifth_set_is_printed_with_all_five_together():
     examples = [Example("a", "claim_one", ()), Example("b", "agree_discontinuity", ())]
     first = metrics(examples, [Prediction("claim_one", 1.0, ()), Prediction("claim_one", 1.0, ())], None)
-    first["polarity"] = first["blind"] = first["fresh"] = first["fifth"] = metrics(
+    first["polarity"] = first["blind"] = first["fresh"] = metrics(
         examples, [Prediction("x", 1.0, ()), Prediction("y", 1.0, ())], None)
     first["fifth"] = metrics(examples, [Prediction("claim_two", 1.0, ()), Prediction("out_of_scope", 1.0, ())], None)
     for key, n in (("both", 4), ("all", 6), ("all_four", 8)):
