@@ -113,7 +113,7 @@ def test_one_intent_is_not_enough_to_train(tmp_path):
 
 @pytest.mark.parametrize("config", [
     {"C": 0}, {"word_ngrams": [2, 1]}, {"char_ngrams": [0, 3]}, {"split_intents": "deny"},
-    {"split_intents": ["deny@topic_food"]}, {"split_odds": 0},
+    {"split_intents": ["deny@topic_food"]}, {"intent_odds": {"deny": 0}}, {"intent_odds": ["deny"]},
 ])
 def test_a_bad_config_is_refused(tmp_path, config):
     with pytest.raises(ValueError):
@@ -134,6 +134,12 @@ def test_a_bad_config_is_refused(tmp_path, config):
 )
 def test_negation_marks_the_words_it_governs_up_to_punctuation(text, marked):
     assert mark_negation(text) == marked
+
+
+def test_a_frame_word_opens_a_negated_stretch_only_when_configured():
+    text = "It's a myth that October was a coup. Still"
+    assert mark_negation(text) == "it's a myth that october was a coup still"
+    assert mark_negation(text, frozenset({"myth"})) == "it's a myth NEG_that NEG_october NEG_was NEG_a NEG_coup still"
 
 
 def test_a_negated_statement_is_read_apart_from_the_statement(trained):
@@ -207,14 +213,41 @@ def test_a_split_intents_probability_is_the_sum_of_its_sub_classes(split_trained
     np.testing.assert_array_equal(loaded.probabilities(unseen), merged)
 
 
-def test_split_odds_scale_the_split_intent_against_the_others(split_trained):
+def test_intent_odds_scale_the_split_intent_against_the_others(split_trained):
     classifier, storage, resource, tmp_path = split_trained
     unseen = featurised(tmp_path, ["no rain today", "bread for dinner"])
     even = classifier.probabilities(unseen)
     halved = LinearIntentClassifier.load(
-        {**classifier.component_config, "split_odds": 0.5}, storage, resource,
+        {**classifier.component_config, "intent_odds": {"deny": 0.5}}, storage, resource,
         ExecutionContext(graph_schema=None, node_name="split"),
     ).probabilities(unseen)
     deny, food = classifier.intents.index("deny"), classifier.intents.index("topic_food")
     np.testing.assert_allclose(halved.sum(axis=1), 1.0)
     np.testing.assert_allclose(halved[:, deny] / halved[:, food], 0.5 * even[:, deny] / even[:, food])
+
+
+def test_training_again_predicts_the_new_intents_even_when_two_are_left(tmp_path_factory):
+    classifier, _, _, tmp_path = trained_on(
+        tmp_path_factory, "again", SPLIT, {"split_intents": ["deny"], "split_towards": "topic_"})
+    unseen = featurised(tmp_path, ["no rain today"])
+    assert classifier.probabilities(unseen).shape == (1, 3)
+    fewer = {name: texts for name, texts in SPLIT.items() if name != "topic_food"}
+    texts = [t for ts in fewer.values() for t in ts]
+    classifier.train(TrainingData(featurised(tmp_path, texts, [i for i, ts in fewer.items() for _ in ts])))
+    assert sorted(classifier.intents) == ["deny", "topic_weather"]
+    assert classifier.probabilities(unseen).shape == (1, 2)
+    assert classifier.probabilities(unseen).sum() == pytest.approx(1.0)
+
+
+def test_intent_odds_move_an_unsplit_intent_against_the_others(trained):
+    classifier, storage, resource, tmp_path = trained
+    unseen = featurised(tmp_path, list(UNSEEN.values()))
+    even = classifier.probabilities(unseen)
+    doubled = LinearIntentClassifier.load(
+        {**classifier.component_config, "intent_odds": {"greet": 2.0}}, storage, resource,
+        ExecutionContext(graph_schema=None, node_name="linear"),
+    ).probabilities(unseen)
+    greet, food = classifier.intents.index("greet"), classifier.intents.index("food")
+    np.testing.assert_allclose(doubled.sum(axis=1), 1.0)
+    np.testing.assert_allclose(doubled[:, greet] / doubled[:, food], 2.0 * even[:, greet] / even[:, food], rtol=1e-6)
+    assert (doubled[:, greet] > even[:, greet]).all()

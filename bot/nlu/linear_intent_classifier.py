@@ -13,11 +13,13 @@ An intent named in ``split_intents`` is trained as one sub-class per class it li
 back into it: one class for every denial must cover phrasings in every claim's words, while a
 sub-class beside each claim is easier to separate from it. Measured in round 13 of
 docs/nlu-pipelines.md and not adopted (better on the development sets, not on the fifth set);
-``eval/pipelines/split_agreement.yml`` uses it, ``config.yml`` does not.
+``eval/pipelines/split_agreement.yml`` uses it, ``config.yml`` does not. ``intent_odds`` moves an
+intent's prior after training (a split intent's sub-classes together outweigh one class).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -50,14 +52,15 @@ NEGATED = "NEG_"
 SUB_CLASS = "@"
 
 
-def mark_negation(text: str) -> str:
-    """Prefix every word after a negation with ``NEG_`` until the next punctuation mark."""
+def mark_negation(text: str, frames: frozenset[str] = frozenset()) -> str:
+    """Prefix every word after a negation, or after a word in ``frames`` ("myth" in "it's a myth that
+    ..."), with ``NEG_`` until the next punctuation mark."""
     out: list[str] = []
     negated = False
     for token in _WORDS_OR_STOPS.findall(text.lower()):
         if token in ".,;:!?":
             negated = False
-        elif token.endswith("n't") or token.replace("'", "") in NEGATIONS:
+        elif token.endswith("n't") or token.replace("'", "") in NEGATIONS or token in frames:
             negated = True
             out.append(token)
         else:
@@ -65,8 +68,12 @@ def mark_negation(text: str) -> str:
     return " ".join(out)
 
 
-def _unchanged(text: str) -> str:
+def _unchanged(text: str, config: dict[str, Any]) -> str:
     return text
+
+
+def _negation_marked(text: str, config: dict[str, Any]) -> str:
+    return mark_negation(text, frozenset(config["negation_frames"]))
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,7 @@ class _Block:
     name: str
     weight: str
     ngrams: str | None = None
-    prepare: Callable[[str], str] = _unchanged
+    prepare: Callable[[str, dict[str, Any]], str] = _unchanged
 
     def vectorizer(self, config: dict[str, Any]) -> TfidfVectorizer:
         if self.name == "words":
@@ -89,7 +96,7 @@ class _Block:
 BLOCKS = (
     _Block("words", "word_weight", "word_ngrams"),
     _Block("chars", "char_weight", "char_ngrams"),
-    _Block("negated", "negation_weight", prepare=mark_negation),
+    _Block("negated", "negation_weight", prepare=_negation_marked),
 )
 
 
@@ -119,6 +126,8 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             "char_weight": 1.0,
             "sentence_weight": 1.0,
             "negation_weight": 1.0,
+            # Words that open a negated stretch as "not" does ("myth", "nonsense"): lower case.
+            "negation_frames": [],
             # Inverse regularisation strength; chosen by 5-fold cross-validation on data/nlu.
             "C": 30.0,
             "max_iter": 2000,
@@ -128,9 +137,10 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             # sentence vector each phrasing lies nearest; their probabilities are summed at prediction.
             "split_intents": [],
             "split_towards": "claim_",
-            # The odds a split intent's summed probability is multiplied by before the row is normalised
-            # again: its balanced sub-classes together outweigh one class, and this sets the balance back.
-            "split_odds": 1.0,
+            # Odds an intent's probability is multiplied by before the row is normalised again
+            # ({intent: odds}): a prior moved after training, e.g. because a split intent's balanced
+            # sub-classes together outweigh one class.
+            "intent_odds": {},
         }
 
     @staticmethod
@@ -150,8 +160,9 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         split = config.get("split_intents", [])
         if not (isinstance(split, list) and all(isinstance(i, str) and SUB_CLASS not in i for i in split)):
             raise ValueError(f"{cls.__name__}: split_intents must be a list of intent names without {SUB_CLASS!r}")
-        if not config.get("split_odds", 1.0) > 0:
-            raise ValueError(f"{cls.__name__}: split_odds must be positive, got {config.get('split_odds')!r}")
+        odds = config.get("intent_odds", {})
+        if not (isinstance(odds, dict) and all(isinstance(v, (int, float)) and v > 0 for v in odds.values())):
+            raise ValueError(f"{cls.__name__}: intent_odds must map intent names to positive numbers, got {odds!r}")
         if not config.get("C", 0) > 0:
             raise ValueError(f"{cls.__name__}: C must be positive, got {config.get('C')!r}")
 
@@ -199,12 +210,12 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         dense = np.vstack(sentences)
         return dense / np.maximum(np.linalg.norm(dense, axis=1, keepdims=True), 1e-12)
 
-    def _features(self, messages: list[Message]) -> csr_matrix:
+    def _features(self, messages: list[Message], dense: np.ndarray | None = None) -> csr_matrix:
         config = self.component_config
         texts = [m.get(TEXT) or "" for m in messages]
-        dense = self._sentences(messages)
+        dense = self._sentences(messages) if dense is None else dense
         sparse = [
-            config[block.weight] * vectorizer.transform([block.prepare(t) for t in texts])
+            config[block.weight] * vectorizer.transform([block.prepare(t, config) for t in texts])
             for block in BLOCKS if (vectorizer := self.vectorizers.get(block.name)) is not None
         ]
         return hstack([*sparse, csr_matrix(config["sentence_weight"] * dense)]).tocsr()
@@ -219,20 +230,26 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         texts = [m.get(TEXT) for m in examples]
         self.vectorizers = {}
         for block in BLOCKS:
-            vectorizer, prepared = block.vectorizer(config), [block.prepare(t) for t in texts]
+            vectorizer, prepared = block.vectorizer(config), [block.prepare(t, config) for t in texts]
             analyse = vectorizer.build_analyzer()
             self.vectorizers[block.name] = vectorizer.fit(prepared) if any(analyse(t) for t in prepared) else None
+        sentences = self._sentences(examples)
         labels = split_labels(
-            [m.get(INTENT) for m in examples], self._sentences(examples),
-            config["split_intents"], config["split_towards"],
+            [m.get(INTENT) for m in examples], sentences, config["split_intents"], config["split_towards"],
         )
         model = LogisticRegression(
             C=config["C"], max_iter=config["max_iter"], class_weight="balanced",
             random_state=config["random_state"],
-        ).fit(self._features(examples), labels)
+        ).fit(self._features(examples, sentences), labels)
         self.classes = [str(c) for c in model.classes_]
-        self.coef = model.coef_.astype(np.float32)
-        self.intercept = model.intercept_.astype(np.float32)
+        self.__dict__.pop("_merge", None)
+        coef, intercept = model.coef_, model.intercept_
+        if len(self.classes) == 2:
+            # Two classes come back as one logit for the second; a zero logit for the first gives
+            # the same probabilities under the softmax.
+            coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.concatenate([[0.0], intercept])
+        self.coef = coef.astype(np.float32)
+        self.intercept = intercept.astype(np.float32)
         self.persist()
         return self._resource
 
@@ -249,17 +266,26 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         per_class = exp / exp.sum(axis=1, keepdims=True)
-        intents = self.intents
-        if len(intents) == len(self.classes):
+        merge, odds = self._merge
+        if merge is None and odds is None:
             return per_class
-        column = {intent: i for i, intent in enumerate(intents)}
-        merge = np.zeros((len(self.classes), len(intents)))
-        merge[np.arange(len(self.classes)), [column[c.split(SUB_CLASS, 1)[0]] for c in self.classes]] = 1.0
-        per_intent = per_class @ merge
-        odds = np.array([self.component_config["split_odds"] if i in self.component_config["split_intents"] else 1.0
-                         for i in intents])
-        per_intent *= odds
+        per_intent = per_class if merge is None else per_class @ merge
+        if odds is not None:
+            per_intent = per_intent * odds
         return per_intent / per_intent.sum(axis=1, keepdims=True)
+
+    @functools.cached_property
+    def _merge(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The class -> intent sum (a 0/1 matrix, None without a split) and each intent's odds (None when
+        all are 1); the classes are fixed once trained."""
+        intents = self.intents
+        merge = None
+        if len(intents) != len(self.classes):
+            column = {intent: i for i, intent in enumerate(intents)}
+            merge = np.zeros((len(self.classes), len(intents)))
+            merge[np.arange(len(self.classes)), [column[c.split(SUB_CLASS, 1)[0]] for c in self.classes]] = 1.0
+        odds = np.array([float(self.component_config["intent_odds"].get(i, 1.0)) for i in intents])
+        return merge, (None if np.all(odds == 1.0) else odds)
 
     def process(self, messages: list[Message]) -> list[Message]:
         todo = [m for m in messages if m.get(TEXT)]
