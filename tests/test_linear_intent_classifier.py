@@ -213,19 +213,6 @@ def test_a_split_intents_probability_is_the_sum_of_its_sub_classes(split_trained
     np.testing.assert_array_equal(loaded.probabilities(unseen), merged)
 
 
-def test_intent_odds_scale_the_split_intent_against_the_others(split_trained):
-    classifier, storage, resource, tmp_path = split_trained
-    unseen = featurised(tmp_path, ["no rain today", "bread for dinner"])
-    even = classifier.probabilities(unseen)
-    halved = LinearIntentClassifier.load(
-        {**classifier.component_config, "intent_odds": {"deny": 0.5}}, storage, resource,
-        ExecutionContext(graph_schema=None, node_name="split"),
-    ).probabilities(unseen)
-    deny, food = classifier.intents.index("deny"), classifier.intents.index("topic_food")
-    np.testing.assert_allclose(halved.sum(axis=1), 1.0)
-    np.testing.assert_allclose(halved[:, deny] / halved[:, food], 0.5 * even[:, deny] / even[:, food])
-
-
 def test_training_again_predicts_the_new_intents_even_when_two_are_left(tmp_path_factory):
     classifier, _, _, tmp_path = trained_on(
         tmp_path_factory, "again", SPLIT, {"split_intents": ["deny"], "split_towards": "topic_"})
@@ -239,15 +226,21 @@ def test_training_again_predicts_the_new_intents_even_when_two_are_left(tmp_path
     assert classifier.probabilities(unseen).sum() == pytest.approx(1.0)
 
 
-def test_intent_odds_move_an_unsplit_intent_against_the_others(trained):
-    classifier, storage, resource, tmp_path = trained
-    unseen = featurised(tmp_path, list(UNSEEN.values()))
+@pytest.mark.parametrize(
+    ("fixture", "texts", "moved", "other", "odds"),
+    [("split_trained", ["no rain today", "bread for dinner"], "deny", "topic_food", 0.5),
+     ("trained", list(UNSEEN.values()), "greet", "food", 2.0)],
+    ids=["split", "unsplit"],
+)
+def test_intent_odds_move_an_intent_against_the_others(request, fixture, texts, moved, other, odds):
+    classifier, storage, resource, tmp_path = request.getfixturevalue(fixture)
+    unseen = featurised(tmp_path, texts)
     even = classifier.probabilities(unseen)
-    doubled = LinearIntentClassifier.load(
-        {**classifier.component_config, "intent_odds": {"greet": 2.0}}, storage, resource,
-        ExecutionContext(graph_schema=None, node_name="linear"),
+    shifted = LinearIntentClassifier.load(
+        {**classifier.component_config, "intent_odds": {moved: odds}}, storage, resource,
+        ExecutionContext(graph_schema=None, node_name=fixture),
     ).probabilities(unseen)
-    greet, food = classifier.intents.index("greet"), classifier.intents.index("food")
-    np.testing.assert_allclose(doubled.sum(axis=1), 1.0)
-    np.testing.assert_allclose(doubled[:, greet] / doubled[:, food], 2.0 * even[:, greet] / even[:, food], rtol=1e-6)
-    assert (doubled[:, greet] > even[:, greet]).all()
+    i, j = classifier.intents.index(moved), classifier.intents.index(other)
+    np.testing.assert_allclose(shifted.sum(axis=1), 1.0)
+    np.testing.assert_allclose(shifted[:, i] / shifted[:, j], odds * even[:, i] / even[:, j], rtol=1e-6)
+    assert ((shifted[:, i] > even[:, i]) == (odds > 1)).all()
