@@ -114,6 +114,7 @@ def test_one_intent_is_not_enough_to_train(tmp_path):
 @pytest.mark.parametrize("config", [
     {"C": 0}, {"word_ngrams": [2, 1]}, {"char_ngrams": [0, 3]}, {"split_intents": "deny"},
     {"split_intents": ["deny@topic_food"]}, {"intent_odds": {"deny": 0}}, {"intent_odds": ["deny"]},
+    {"negation_frames": ["Myth"]}, {"negation_frames": "myth"},
 ])
 def test_a_bad_config_is_refused(tmp_path, config):
     with pytest.raises(ValueError):

@@ -6,7 +6,8 @@ held-out phrasings than this linear model does (docs/nlu-pipelines.md, round 8):
 the MiniLM sentence vector generalises better than a transformer trained from scratch.
 Each block of features has unit length, so the weights in the config say how much each counts.
 A fourth block marks the words a negation governs ("it wasn't a coup" gives ``NEG_coup``), so
-"X, not Y" and "X" differ in more than one token (cross-validated rejection 0.835 -> 0.857).
+"X, not Y" and "X" differ in more than one token (cross-validated rejection 0.835 -> 0.857);
+``negation_frames`` lets stance words ("it's a myth that ...") open the same stretch (round 14).
 
 An intent named in ``split_intents`` is trained as one sub-class per class it lies nearest
 (agreement as "denies claim A", "denies claim B", ...) and its sub-classes' probabilities are summed
@@ -160,6 +161,9 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         split = config.get("split_intents", [])
         if not (isinstance(split, list) and all(isinstance(i, str) and SUB_CLASS not in i for i in split)):
             raise ValueError(f"{cls.__name__}: split_intents must be a list of intent names without {SUB_CLASS!r}")
+        frames = config.get("negation_frames", [])
+        if not (isinstance(frames, list) and all(isinstance(w, str) and re.fullmatch(r"[a-z0-9_']+", w) for w in frames)):
+            raise ValueError(f"{cls.__name__}: negation_frames must be a list of lower-case words, got {frames!r}")
         odds = config.get("intent_odds", {})
         if not (isinstance(odds, dict) and all(isinstance(v, (int, float)) and v > 0 for v in odds.values())):
             raise ValueError(f"{cls.__name__}: intent_odds must map intent names to positive numbers, got {odds!r}")
