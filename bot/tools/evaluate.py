@@ -29,13 +29,16 @@ FIFTH = EVAL_DIR / "nlu_heldout_fifth.yml"
 sceptical questions), before round 13: scored by four candidates there, its errors read in round 14."""
 SIXTH = EVAL_DIR / "nlu_heldout_sixth.yml"
 """A sixth, written the same way before round 14 in other shapes (hedges, endorsed attributions, fragments,
-exam theses, "No," replies, hedged doubts): the set no one has tuned on."""
+exam theses, "No," replies, hedged doubts): the judge of round 14, scored four times there."""
+SEVENTH = EVAL_DIR / "nlu_heldout_seventh.yml"
+"""A seventh, written the same way after round 14 in other shapes (comparisons, sarcasm, "because"
+answers, text-speak, dismissals, changes of mind, corrections): the set no one has tuned on."""
 LATER_SETS = (("polarity", POLARITY, "polarity held-out"), ("blind", BLIND, "blind held-out"),
               ("fresh", FRESH, "fresh held-out"), ("fifth", FIFTH, "fifth held-out"),
-              ("sixth", SIXTH, "sixth held-out"))
+              ("sixth", SIXTH, "sixth held-out"), ("seventh", SEVENTH, "seventh held-out"))
 """The sets after the first: the key of each set's figures in the results and the name it is printed under."""
 TOGETHER = (("both", "both"), ("all", "all three"), ("all_four", "all four"), ("all_five", "all five"),
-            ("all_six", "all six"))
+            ("all_six", "all six"), ("all_seven", "all seven"))
 """The figures of the first n + 2 sets together: their key in the results and the name printed."""
 RESULTS = BUILD_DIR / "results"
 SUMMARY = ("examples", "intent_accuracy", "claim_accuracy", "non_claim_rejection")
