@@ -8,7 +8,6 @@ with an error naming the file and ``make train-matcher``: nothing falls back to 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import threading
 from collections.abc import Sequence
@@ -17,12 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.files import sha256_of
+from bot.files import MANIFEST, check_manifest, sha256_of
 from bot.settings import JUDGE_DIR, offline, scoring_precision
 
 __all__ = ["JUDGE_DIR", "PRECISIONS", "Judge", "JudgeUnavailable", "check_judge", "resolve_precision", "shared_judge"]
 
-MANIFEST = "manifest.json"
 BATCH = 8
 """Pairs per forward pass. sentence-transformers sorts the pairs by length, so small batches are
 padded only to their own longest pair: 24 pairs of the bench's answer took 122 ms in batches of 8
@@ -57,22 +55,8 @@ class JudgeUnavailable(RuntimeError):
 
 def check_judge(folder: Path = JUDGE_DIR) -> dict:
     """The manifest, once every file it lists is present with the recorded hash."""
-    manifest_path = folder / MANIFEST
-    remedy = "run `make train-matcher` (or restore the folder from git)"
-    if not manifest_path.is_file():
-        raise JudgeUnavailable(f"the trained key point matcher is missing: no {manifest_path}; {remedy}")
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        files = dict(manifest["files"])
-    except (ValueError, KeyError, TypeError) as error:
-        raise JudgeUnavailable(f"{manifest_path} is unreadable ({error}); {remedy}") from error
-    for name, expected in files.items():
-        path = folder / name
-        if not path.is_file():
-            raise JudgeUnavailable(f"the trained key point matcher is incomplete: {path} is missing; {remedy}")
-        if sha256_of(path) != expected:
-            raise JudgeUnavailable(f"{path} is corrupt (its SHA-256 is not the manifest's); {remedy}")
-    return manifest
+    return check_manifest(folder, "the trained key point matcher",
+                          "run `make train-matcher` (or restore the folder from git)", JudgeUnavailable)
 
 
 class Judge:

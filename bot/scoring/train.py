@@ -10,7 +10,6 @@ The shared task's test split is never read.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import random
@@ -21,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.files import write_manifest
 from bot.scoring.argkp import ArgKP, MapFigures, data_hashes, load_split, mean_average_precision
-from bot.scoring.judge import JUDGE_DIR, MANIFEST, Judge
+from bot.scoring.judge import JUDGE_DIR, Judge
 from bot.settings import ARGKP_DIR, BUILD_DIR, offline
 
 __all__ = ["DATA_DIR", "evaluate_on", "main"]
@@ -90,12 +90,6 @@ def _save_fp16(checkpoint: Path, out: Path) -> None:
             save_file(tensors, out / name, metadata={"format": "pt"})
         else:
             shutil.copy2(source, out / name)
-
-
-def _manifest(out: Path, record: dict) -> None:
-    files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-             for p in sorted(out.iterdir()) if p.name not in (MANIFEST, "README.md", "NOTICE")}
-    (out / MANIFEST).write_text(json.dumps({**record, "files": files}, indent=2) + "\n", encoding="utf-8")
 
 
 PRECISION_NOTE = (
@@ -275,7 +269,7 @@ def main(data_dir: Path = DATA_DIR, out: Path = JUDGE_DIR, epochs: int = EPOCHS,
     record["size_mb"] = round(sum(p.stat().st_size for p in out.iterdir()) / 2**20, 1)
     (out / "NOTICE").write_text(NOTICE, encoding="utf-8")
     (out / "README.md").write_text(_card(record), encoding="utf-8")
-    _manifest(out, record)
+    write_manifest(out, record)
     print(f"dev mAP strict {dev_fp16.strict:.3f} relaxed {dev_fp16.relaxed:.3f} (float16, shipped);"
           f" after stage 1 {stage_one_dev.strict:.3f} / {stage_one_dev.relaxed:.3f};"
           f" zero-shot MiniLM {baseline.strict:.3f} / {baseline.relaxed:.3f} -> {out}")
