@@ -13,7 +13,7 @@ export PYTHONWARNINGS := ignore
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help setup train index run test test-fast lint validate eval bench compare report clean train-matcher judge-passages
+.PHONY: help setup train index run test test-fast lint validate eval bench compare report clean train-matcher train-stance judge-passages
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -49,6 +49,14 @@ train-matcher: $(TRAIN_INSTALLED) ## train the key point judge (ArgKP-2021, then
 	$(PY) -m bot train-matcher $(TRAIN_ARGS)
 	$(PY) -m bot calibrate --write
 	$(PY) -m bot judge-passages
+
+STANCE := build/stance-reader/manifest.json
+
+train-stance: setup ## train the stance reader (a candidate, not shipped) into build/stance-reader/ (about 7 minutes)
+	$(PY) -m bot train-stance
+
+$(STANCE): $(INSTALLED) eval/stance_pairs.yml $(wildcard data/nlu/*.yml) bot/nlu/stance.py
+	$(PY) -m bot train-stance
 
 judge-passages: index ## judge every passage for every claim's key points into models/judged-passages/ (after editing knowledge/; minutes)
 	$(PY) -m bot judge-passages
@@ -90,5 +98,5 @@ clean: ## remove built artefacts (not .venv)
 report: setup ## teacher report of the practice rounds -> build/report/ (ARGS="--hash-ids" or "--db URL")
 	$(PY) -m bot report $(ARGS)
 
-compare: index ## train and evaluate config.yml and the pipelines in eval/pipelines/ side by side
+compare: index $(STANCE) ## train and evaluate config.yml and the pipelines in eval/pipelines/ side by side
 	$(PY) -m bot compare config.yml eval/pipelines/*.yml

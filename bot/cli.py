@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot build|search|claims|match|kpa|train-matcher|calibrate|serve``."""
+"""Command line: ``python -m bot build|search|claims|match|kpa|train-matcher|train-stance|calibrate|serve``."""
 
 from __future__ import annotations
 
@@ -222,6 +222,17 @@ def _train_matcher(args: argparse.Namespace) -> int:
                  base=Path(args.base) if args.base else None, stage_one_only=args.stage_one_only)
 
 
+def _train_stance(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.nlu.stance import StanceSettings, train
+
+    settings = StanceSettings(layers=args.layers, epochs=args.epochs, seed=args.seed)
+    record = train(Path(args.out), settings)
+    print(f"stance reader: {record['texts']} phrasings, {record['minutes']} minutes -> {args.out}")
+    return 0
+
+
 def _calibrate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -313,7 +324,9 @@ def _precisions(allowed: tuple[str, ...]):
 
 
 def parser() -> argparse.ArgumentParser:
+    from bot.nlu.stance import StanceSettings
     from bot.scoring.judge import JUDGE_DIR, PRECISIONS
+    from bot.settings import STANCE_DIR
 
     top = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
@@ -362,6 +375,15 @@ def parser() -> argparse.ArgumentParser:
     trainer.add_argument("--stage-one-only", action="store_true",
                          help="train stage 1 only and keep its checkpoints in build/matcher-train for --base")
     trainer.set_defaults(run=_train_matcher)
+
+    stance = commands.add_parser(
+        "train-stance", help="train the stance reader (a candidate) on data/nlu and eval/stance_pairs.yml",
+    )
+    stance.add_argument("--out", default=str(STANCE_DIR), help="where the weights, manifest and card go")
+    stance.add_argument("--layers", type=int, default=StanceSettings.layers, help="top encoder layers to train")
+    stance.add_argument("--epochs", type=int, default=StanceSettings.epochs)
+    stance.add_argument("--seed", type=int, default=StanceSettings.seed)
+    stance.set_defaults(run=_train_stance)
 
     calibrate = commands.add_parser("calibrate", help="choose the key point threshold on labelled rebuttals")
     calibrate.add_argument("--data", default=str(EVAL_DIR / "rebuttals.yml"), help="labelled rebuttals")

@@ -1,6 +1,7 @@
 """Every setting the tutor reads from the environment, in one place, with its default.
 
-Paths (``TUTOR_KNOWLEDGE_DIR``, ``TUTOR_BUILD_DIR``, ``TUTOR_JUDGE_DIR``, ``TUTOR_ARGKP_DIR``),
+Paths (``TUTOR_KNOWLEDGE_DIR``, ``TUTOR_BUILD_DIR``, ``TUTOR_JUDGE_DIR``, ``TUTOR_STANCE_DIR``,
+``TUTOR_ARGKP_DIR``),
 the stores (``TUTOR_ENDPOINTS`` and the ``TUTOR_DB_*``/``TUTOR_REDIS_*`` that
 ``endpoints.postgres.yml`` reads), the servers (``RASA_AUTH_TOKEN``, ``TUTOR_CORS``), Slack
 (``SLACK_*``, read by ``credentials.yml``), practice scoring's arithmetic (``TUTOR_SCORING_PRECISION``),
@@ -19,6 +20,8 @@ BUILD_DIR = Path(os.environ.get("TUTOR_BUILD_DIR", ROOT / "build"))
 JUDGE_DIR = Path(os.environ.get("TUTOR_JUDGE_DIR", ROOT / "models" / "key-point-matcher"))
 ARGKP_DIR = Path(os.environ.get("TUTOR_ARGKP_DIR", ROOT.parent / "shared" / "data" / "argkp-2021"))
 INDEX_DIR = BUILD_DIR / "index"
+STANCE_DIR = Path(os.environ.get("TUTOR_STANCE_DIR", BUILD_DIR / "stance-reader"))
+"""Where ``make train-stance`` writes the stance reader: a candidate, not shipped (docs/nlu-pipelines.md, round 15)."""
 JUDGED_PASSAGES = ROOT / "models" / "judged-passages" / "support.json"
 """The judge's reading of every passage for every claim, shipped (``python -m bot judge-passages``)."""
 EVAL_DIR = ROOT / "eval"

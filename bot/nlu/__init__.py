@@ -1,2 +1,2 @@
 """Custom Rasa NLU components: the sentence-embedding featurizer, the linear intent classifier, the
-counter-argument reader and the charge recogniser."""
+counter-argument and stance readers and the charge recogniser."""

@@ -115,19 +115,23 @@ class CounterArgumentReader(GraphComponent, IntentClassifier):
         return [max([(next(scores), kp_id) for kp_id, _ in self.key_points[claim]]) for _, claim in items]
 
     def _read_as_agreement(self, message: Message, claim: str, key_point: str, score: float) -> None:
-        """Swap the claim's and the agreement's confidences, so what follows (the fallback) sees the same margins."""
-        ranking = [dict(r) for r in message.get(INTENT_RANKING_KEY) or [message.get(INTENT)]]
-        confidence = {r[INTENT_NAME_KEY]: r[PREDICTED_CONFIDENCE_KEY] for r in ranking}
-        claimed = confidence[claim]
-        agreed = confidence.get(self.agreement, 0.0)
-        if self.agreement not in confidence:
-            ranking.append({INTENT_NAME_KEY: self.agreement, PREDICTED_CONFIDENCE_KEY: agreed})
-        for r in ranking:
-            if r[INTENT_NAME_KEY] == claim:
-                r[PREDICTED_CONFIDENCE_KEY] = agreed
-            elif r[INTENT_NAME_KEY] == self.agreement:
-                r[PREDICTED_CONFIDENCE_KEY] = claimed
-        ranking.sort(key=lambda r: -r[PREDICTED_CONFIDENCE_KEY])
-        message.set(INTENT, ranking[0], add_to_output=True)
-        message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+        swap_readings(message, claim, self.agreement)
         message.set(COUNTER_ARGUMENT_KEY, {"claim": claim, "key_point": key_point, "score": round(score, 3)}, add_to_output=True)
+
+
+def swap_readings(message: Message, claim: str, other: str) -> None:
+    """Swap two intents' confidences, so what follows (the fallback) sees the same margins."""
+    ranking = [dict(r) for r in message.get(INTENT_RANKING_KEY) or [message.get(INTENT)]]
+    confidence = {r[INTENT_NAME_KEY]: r[PREDICTED_CONFIDENCE_KEY] for r in ranking}
+    claimed = confidence[claim]
+    agreed = confidence.get(other, 0.0)
+    if other not in confidence:
+        ranking.append({INTENT_NAME_KEY: other, PREDICTED_CONFIDENCE_KEY: agreed})
+    for r in ranking:
+        if r[INTENT_NAME_KEY] == claim:
+            r[PREDICTED_CONFIDENCE_KEY] = agreed
+        elif r[INTENT_NAME_KEY] == other:
+            r[PREDICTED_CONFIDENCE_KEY] = claimed
+    ranking.sort(key=lambda r: -r[PREDICTED_CONFIDENCE_KEY])
+    message.set(INTENT, ranking[0], add_to_output=True)
+    message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
