@@ -32,13 +32,18 @@ SIXTH = EVAL_DIR / "nlu_heldout_sixth.yml"
 exam theses, "No," replies, hedged doubts): the judge of round 14, scored four times there."""
 SEVENTH = EVAL_DIR / "nlu_heldout_seventh.yml"
 """A seventh, written the same way after round 14 in other shapes (comparisons, sarcasm, "because"
-answers, text-speak, dismissals, changes of mind, corrections): the set no one has tuned on."""
+answers, text-speak, dismissals, changes of mind, corrections): round 15's judge, its errors never read."""
+EIGHTH = EVAL_DIR / "nlu_heldout_eighth.yml"
+"""An eighth, written the same way after round 15 in other shapes (conditionals, rhetorical questions,
+bare answers, essay conclusions, numbered reasons; denials by "if X, why", concession, counterfactual,
+rejected hearsay, "only if you ignore"): the set no one has tuned on."""
 LATER_SETS = (("polarity", POLARITY, "polarity held-out"), ("blind", BLIND, "blind held-out"),
               ("fresh", FRESH, "fresh held-out"), ("fifth", FIFTH, "fifth held-out"),
-              ("sixth", SIXTH, "sixth held-out"), ("seventh", SEVENTH, "seventh held-out"))
+              ("sixth", SIXTH, "sixth held-out"), ("seventh", SEVENTH, "seventh held-out"),
+              ("eighth", EIGHTH, "eighth held-out"))
 """The sets after the first: the key of each set's figures in the results and the name it is printed under."""
 TOGETHER = (("both", "both"), ("all", "all three"), ("all_four", "all four"), ("all_five", "all five"),
-            ("all_six", "all six"), ("all_seven", "all seven"))
+            ("all_six", "all six"), ("all_seven", "all seven"), ("all_eight", "all eight"))
 """The figures of the first n + 2 sets together: their key in the results and the name printed."""
 RESULTS = BUILD_DIR / "results"
 SUMMARY = ("examples", "intent_accuracy", "claim_accuracy", "non_claim_rejection")
