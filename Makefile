@@ -50,12 +50,7 @@ train-matcher: $(TRAIN_INSTALLED) ## train the key point judge (ArgKP-2021, then
 	$(PY) -m bot calibrate --write
 	$(PY) -m bot judge-passages
 
-STANCE := build/stance-reader/manifest.json
-
-train-stance: setup ## train the stance reader (a candidate, not shipped) into build/stance-reader/ (about 7 minutes)
-	$(PY) -m bot train-stance
-
-$(STANCE): $(INSTALLED) eval/stance_pairs.yml $(wildcard data/nlu/*.yml) bot/nlu/stance.py
+train-stance: setup ## retrain the stance reader into models/stance-reader/ (after editing data/nlu or eval/stance_pairs.yml; about 8 minutes)
 	$(PY) -m bot train-stance
 
 judge-passages: index ## judge every passage for every claim's key points into models/judged-passages/ (after editing knowledge/; minutes)
@@ -98,5 +93,5 @@ clean: ## remove built artefacts (not .venv)
 report: setup ## teacher report of the practice rounds -> build/report/ (ARGS="--hash-ids" or "--db URL")
 	$(PY) -m bot report $(ARGS)
 
-compare: index $(STANCE) ## train and evaluate config.yml and the pipelines in eval/pipelines/ side by side
+compare: index ## train and evaluate config.yml and the pipelines in eval/pipelines/ side by side
 	$(PY) -m bot compare config.yml eval/pipelines/*.yml

@@ -20,8 +20,8 @@ BUILD_DIR = Path(os.environ.get("TUTOR_BUILD_DIR", ROOT / "build"))
 JUDGE_DIR = Path(os.environ.get("TUTOR_JUDGE_DIR", ROOT / "models" / "key-point-matcher"))
 ARGKP_DIR = Path(os.environ.get("TUTOR_ARGKP_DIR", ROOT.parent / "shared" / "data" / "argkp-2021"))
 INDEX_DIR = BUILD_DIR / "index"
-STANCE_DIR = Path(os.environ.get("TUTOR_STANCE_DIR", BUILD_DIR / "stance-reader"))
-"""Where ``make train-stance`` writes the stance reader: a candidate, not shipped (docs/nlu-pipelines.md, round 15)."""
+STANCE_DIR = Path(os.environ.get("TUTOR_STANCE_DIR", ROOT / "models" / "stance-reader"))
+"""The stance reader ``config.yml`` runs, shipped (``make train-stance``; docs/nlu-pipelines.md, round 15c)."""
 JUDGED_PASSAGES = ROOT / "models" / "judged-passages" / "support.json"
 """The judge's reading of every passage for every claim, shipped (``python -m bot judge-passages``)."""
 EVAL_DIR = ROOT / "eval"

@@ -518,9 +518,10 @@ def test_image_copies_what_the_servers_and_training_read() -> None:
     _, rasa = server("bot.server.rasa_run")
     argv = container_argv(rasa)
     endpoints = expand(option(argv, "--endpoints"), environment(rasa))
-    from bot.settings import JUDGED_PASSAGES
+    from bot.settings import JUDGED_PASSAGES, STANCE_DIR
 
     needed += ["bot", "actions", "knowledge", "models/key-point-matcher", JUDGED_PASSAGES.relative_to(ROOT).as_posix(),
+               STANCE_DIR.relative_to(ROOT).as_posix(),
                option(argv, "--credentials"), endpoints]
     for path in needed:
         assert any(path == source or path.startswith(source + "/") for source in copied), f"{path} is not copied into the image"

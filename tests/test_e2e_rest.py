@@ -118,6 +118,16 @@ def test_the_essays_answer_in_the_claims_words_is_taken_as_agreement_and_named(c
     assert case.startswith("All right, I'll argue for continuity")
 
 
+def test_a_denial_in_the_claims_own_words_is_read_as_agreement_by_the_stance_reader(client):
+    me = student()
+    replies = client.say(me, "a putsch by a small party exploiting a weak govt? thats not october")
+    assert "essay's own side" in replies[0]["text"]
+    user = [e for e in client.tracker(me)["events"] if e["event"] == "user"][-1]
+    assert user["parse_data"]["intent"]["name"] == "agree_discontinuity"
+    assert user["parse_data"]["stance"]["claim"] == "claim_october_coup"
+    assert client.slot(me, "raised_points") in (None, [])
+
+
 def test_conversations_are_kept_per_student(client):
     a, b = student(), student()
     client.say(a, "lenin was power mad")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from safetensors.torch import load_file
 
-from bot.nlu.stance import PAIRS, StanceModel, StanceSettings, fit, save, training_set
+from bot.nlu.stance import PAIRS, STANCE_DIR, StanceModel, StanceSettings, fit, save, training_hash, training_set
 from bot.nlu.stance_reader import STANCE_KEY, StanceReader
 from bot.settings import ROOT
 from tests.test_nlu_components import CLAIM, CLAIM_SIDE, ESSAY_SIDE, create, read_as
@@ -105,3 +105,17 @@ def test_stance_reader_without_its_weights_names_the_remedy(tmp_path):
     with pytest.raises(FileNotFoundError, match="make train-stance"):
         create(StanceReader, {"model": str(tmp_path / "none")}, tmp_path)
 
+
+
+def test_the_shipped_reader_is_whole_and_trained_on_the_committed_data():
+    """Editing data/nlu or the pairs without `make train-stance` leaves a reader trained on other data."""
+    manifest = StanceModel(STANCE_DIR).check()
+    texts, labels = training_set()
+    assert manifest["data_sha256"] == training_hash(texts, labels), (
+        "models/stance-reader/ was trained on other data: run `make train-stance` and commit it"
+    )
+
+
+def test_the_training_hash_sees_a_changed_label_or_text():
+    assert training_hash(["a", "b"], [1, 0]) != training_hash(["a", "b"], [0, 1])
+    assert training_hash(["a", "b"], [1, 0]) != training_hash(["a", "c"], [1, 0])

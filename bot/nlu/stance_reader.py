@@ -4,8 +4,8 @@ The intent classifier finds the claim a message is about; whether the student as
 in its own words ("socialism in one country wasn't Lenin's idea") is what it reads worst
 (docs/nlu-pipelines.md). ``bot.nlu.stance`` was trained for exactly that. A message read as a claim
 whose stance score is below ``threshold`` takes the essay's side: its claim and the agreement intent
-swap confidences. It is in the candidate pipeline ``eval/pipelines/stance_reader.yml``, threshold chosen
-on the development sets; round 15 measured it and did not adopt it.
+swap confidences. ``config.yml`` runs it after the counter-argument reader, its threshold chosen on the
+development sets and judged on a held-out set no one had seen (round 15c of docs/nlu-pipelines.md).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class StanceReader(GraphComponent, IntentClassifier):
             "threshold": 0.5,
             # The claims file whose `claims` name the claim intents; default: knowledge/.
             "claims_file": None,
-            # The stance reader's folder; default: build/stance-reader/ (make train-stance).
+            # The stance reader's folder; default: models/stance-reader/ (make train-stance).
             "model": None,
         }
 

@@ -36,14 +36,20 @@ answers, text-speak, dismissals, changes of mind, corrections): round 15's judge
 EIGHTH = EVAL_DIR / "nlu_heldout_eighth.yml"
 """An eighth, written the same way after round 15 in other shapes (conditionals, rhetorical questions,
 bare answers, essay conclusions, numbered reasons; denials by "if X, why", concession, counterfactual,
-rejected hearsay, "only if you ignore"): the set no one has tuned on."""
+rejected hearsay, "only if you ignore"): round 15b's judge."""
+NINTH = EVAL_DIR / "nlu_heldout_ninth.yml"
+"""A ninth, written the same way after round 15b in other shapes ("Yes," openings, "you can't deny",
+approved sources, a stray first sentence, comparisons with other regimes, three-word claims; denials by
+"No,", "I disagree with the idea that", the counter-fact alone, mocking analogy, hedged doubt): round
+15c's judge, scored twice there (shipped, and with the stance reader), its errors not read."""
 LATER_SETS = (("polarity", POLARITY, "polarity held-out"), ("blind", BLIND, "blind held-out"),
               ("fresh", FRESH, "fresh held-out"), ("fifth", FIFTH, "fifth held-out"),
               ("sixth", SIXTH, "sixth held-out"), ("seventh", SEVENTH, "seventh held-out"),
-              ("eighth", EIGHTH, "eighth held-out"))
+              ("eighth", EIGHTH, "eighth held-out"), ("ninth", NINTH, "ninth held-out"))
 """The sets after the first: the key of each set's figures in the results and the name it is printed under."""
 TOGETHER = (("both", "both"), ("all", "all three"), ("all_four", "all four"), ("all_five", "all five"),
-            ("all_six", "all six"), ("all_seven", "all seven"), ("all_eight", "all eight"))
+            ("all_six", "all six"), ("all_seven", "all seven"), ("all_eight", "all eight"),
+            ("all_nine", "all nine"))
 """The figures of the first n + 2 sets together: their key in the results and the name printed."""
 RESULTS = BUILD_DIR / "results"
 SUMMARY = ("examples", "intent_accuracy", "claim_accuracy", "non_claim_rejection")
