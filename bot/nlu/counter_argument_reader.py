@@ -14,26 +14,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
-from rasa.nlu.classifiers.classifier import IntentClassifier
-from rasa.shared.nlu.constants import (
-    INTENT,
-    INTENT_NAME_KEY,
-    INTENT_RANKING_KEY,
-    PREDICTED_CONFIDENCE_KEY,
-    TEXT,
-)
+from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.essay.knowledge import COUNTER_ARGUMENT_KEY, configured_claims_file, load_knowledge
+from bot.nlu.agreement_reader import AgreementReader, swap_readings
 from bot.scoring.judge import JUDGE_DIR, Judge, check_judge, shared_judge
+
+__all__ = ["CounterArgumentReader", "swap_readings"]
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
-class CounterArgumentReader(GraphComponent, IntentClassifier):
+class CounterArgumentReader(AgreementReader):
     """Moves ``agreement_intent`` above a claim the message argues against in the essay's words."""
 
     @staticmethod
@@ -53,12 +46,10 @@ class CounterArgumentReader(GraphComponent, IntentClassifier):
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
-        configured_claims_file(config, cls.__name__)
+        super().validate_config(config)
         for key in ("below_confidence", "key_point_threshold"):
             if not 0.0 < float(config[key]) <= 1.0:
                 raise ValueError(f"{cls.__name__}: {key} must be in (0, 1], not {config[key]!r}")
-        if not config.get("agreement_intent"):
-            raise ValueError(f"{cls.__name__}: 'agreement_intent' must name an intent")
 
     def __init__(self, config: dict[str, Any], judge: Judge | None = None) -> None:
         self._config = {**self.get_default_config(), **config}
@@ -75,17 +66,6 @@ class CounterArgumentReader(GraphComponent, IntentClassifier):
             check_judge(folder)
             judge = shared_judge() if folder == JUDGE_DIR else Judge(folder)
         self.judge = judge
-        self._warmed = False
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> CounterArgumentReader:
-        return cls(config)
 
     def _doubtful_claims(self, messages: list[Message]) -> list[tuple[Message, str]]:
         found = []
@@ -96,17 +76,15 @@ class CounterArgumentReader(GraphComponent, IntentClassifier):
                 found.append((message, name))
         return found
 
-    def process(self, messages: list[Message]) -> list[Message]:
-        if not self._warmed and any(m.get(TEXT) for m in messages):
-            # The server's warm-up parse loads the judge, before its heap is frozen and before a student waits.
-            self.judge.warm()
-            self._warmed = True
+    def warm(self) -> None:
+        self.judge.warm()
+
+    def read(self, messages: list[Message]) -> None:
         doubtful = self._doubtful_claims(messages)
         best = self.best_answers([(m.get(TEXT), claim) for m, claim in doubtful])
         for (message, claim), (score, kp_id) in zip(doubtful, best, strict=True):
             if score >= self.threshold:
                 self._read_as_agreement(message, claim, kp_id, score)
-        return messages
 
     def best_answers(self, items: list[tuple[str, str]]) -> list[tuple[float, str]]:
         """For each (text, claim), the judge's best score over the claim's key points, and that key point's id."""
@@ -117,21 +95,3 @@ class CounterArgumentReader(GraphComponent, IntentClassifier):
     def _read_as_agreement(self, message: Message, claim: str, key_point: str, score: float) -> None:
         swap_readings(message, claim, self.agreement)
         message.set(COUNTER_ARGUMENT_KEY, {"claim": claim, "key_point": key_point, "score": round(score, 3)}, add_to_output=True)
-
-
-def swap_readings(message: Message, claim: str, other: str) -> None:
-    """Swap two intents' confidences, so what follows (the fallback) sees the same margins."""
-    ranking = [dict(r) for r in message.get(INTENT_RANKING_KEY) or [message.get(INTENT)]]
-    confidence = {r[INTENT_NAME_KEY]: r[PREDICTED_CONFIDENCE_KEY] for r in ranking}
-    claimed = confidence[claim]
-    agreed = confidence.get(other, 0.0)
-    if other not in confidence:
-        ranking.append({INTENT_NAME_KEY: other, PREDICTED_CONFIDENCE_KEY: agreed})
-    for r in ranking:
-        if r[INTENT_NAME_KEY] == claim:
-            r[PREDICTED_CONFIDENCE_KEY] = agreed
-        elif r[INTENT_NAME_KEY] == other:
-            r[PREDICTED_CONFIDENCE_KEY] = claimed
-    ranking.sort(key=lambda r: -r[PREDICTED_CONFIDENCE_KEY])
-    message.set(INTENT, ranking[0], add_to_output=True)
-    message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)

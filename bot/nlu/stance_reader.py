@@ -13,16 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
-from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.essay.knowledge import configured_claims_file, load_knowledge
-from bot.nlu.counter_argument_reader import swap_readings
+from bot.nlu.agreement_reader import AgreementReader, swap_readings
 from bot.nlu.stance import STANCE_DIR, StanceModel, shared_stance_model
 
 STANCE_KEY = "stance"
@@ -30,7 +26,7 @@ STANCE_KEY = "stance"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
-class StanceReader(GraphComponent, IntentClassifier):
+class StanceReader(AgreementReader):
     """Moves ``agreement_intent`` above a claim the message does not assert."""
 
     @staticmethod
@@ -48,11 +44,9 @@ class StanceReader(GraphComponent, IntentClassifier):
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
-        configured_claims_file(config, cls.__name__)
+        super().validate_config(config)
         if not 0.0 <= float(config["threshold"]) < 1.0:
             raise ValueError(f"{cls.__name__}: threshold must be in [0, 1), not {config['threshold']!r}")
-        if not config.get("agreement_intent"):
-            raise ValueError(f"{cls.__name__}: 'agreement_intent' must name an intent")
 
     def __init__(self, config: dict[str, Any], model: StanceModel | None = None) -> None:
         self._config = {**self.get_default_config(), **config}
@@ -65,23 +59,11 @@ class StanceReader(GraphComponent, IntentClassifier):
             model = shared_stance_model() if folder == STANCE_DIR else StanceModel(folder)
             model.check()
         self.model = model
-        self._warmed = False
 
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> StanceReader:
-        return cls(config)
+    def warm(self) -> None:
+        self.model.warm()
 
-    def process(self, messages: list[Message]) -> list[Message]:
-        if not self._warmed and any(m.get(TEXT) for m in messages):
-            # The server's warm-up parse loads the reader, before a student waits.
-            self.model.warm()
-            self._warmed = True
+    def read(self, messages: list[Message]) -> None:
         read = [(m, (m.get(INTENT) or {}).get(INTENT_NAME_KEY)) for m in messages if m.get(TEXT)]
         read = [(m, claim) for m, claim in read if claim in self.claims]
         scores = self.model.score([m.get(TEXT) for m, _ in read]).tolist()
@@ -89,4 +71,3 @@ class StanceReader(GraphComponent, IntentClassifier):
             if score < self.threshold:
                 swap_readings(message, claim, self.agreement)
                 message.set(STANCE_KEY, {"claim": claim, "asserts": round(score, 3)}, add_to_output=True)
-        return messages
