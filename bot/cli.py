@@ -377,7 +377,7 @@ def parser() -> argparse.ArgumentParser:
     trainer.set_defaults(run=_train_matcher)
 
     stance = commands.add_parser(
-        "train-stance", help="train the stance reader (a candidate) on data/nlu and eval/stance_pairs.yml",
+        "train-stance", help="train the stance reader config.yml uses on data/nlu and eval/stance_pairs.yml",
     )
     stance.add_argument("--out", default=str(STANCE_DIR), help="where the weights, manifest and card go")
     stance.add_argument("--layers", type=int, default=StanceSettings.layers, help="top encoder layers to train")
