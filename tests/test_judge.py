@@ -95,6 +95,18 @@ def test_a_missing_or_altered_weight_file_is_refused(copy):
         check_judge(copy)
 
 
+def test_a_judge_hashes_its_files_once_however_often_it_is_checked_and_loaded(copy, monkeypatch):
+    import bot.scoring.judge as module
+
+    calls = []
+    monkeypatch.setattr(module, "check_judge", lambda folder: calls.append(folder) or {"files": {}, "name": "x"})
+    judge = Judge(copy)
+    judge.check()
+    judge.check()
+    judge.score([("a", "b")])
+    assert calls == [copy]
+
+
 def test_an_unreadable_manifest_is_refused(copy):
     (copy / MANIFEST).write_text(json.dumps({"no": "files"}), encoding="utf-8")
     with pytest.raises(JudgeUnavailable, match="unreadable"):

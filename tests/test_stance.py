@@ -50,6 +50,19 @@ def test_an_altered_weights_file_is_refused_with_the_remedy(tiny, tmp_path):
         StanceModel(copy).check()
 
 
+def test_a_reader_hashes_its_files_once_however_often_it_is_checked_and_loaded(tiny, monkeypatch):
+    import bot.nlu.stance as module
+
+    calls = []
+    real = module.check_manifest
+    monkeypatch.setattr(module, "check_manifest", lambda *args: calls.append(args[0]) or real(*args))
+    model = StanceModel(tiny)
+    model.check()
+    model.check()
+    model.score(["anything"])
+    assert calls == [tiny]
+
+
 @pytest.mark.parametrize(("texts", "labels"), [([], []), (["a", "b"], [1]), (["a", "b"], [1, 1])])
 def test_fit_refuses_data_it_cannot_learn_from(texts, labels):
     with pytest.raises(ValueError):

@@ -20,7 +20,7 @@ from rasa.shared.nlu.training_data.message import Message
 
 from bot.essay.knowledge import COUNTER_ARGUMENT_KEY, configured_claims_file, load_knowledge
 from bot.nlu.agreement_reader import AgreementReader, swap_readings
-from bot.scoring.judge import JUDGE_DIR, Judge, check_judge, shared_judge
+from bot.scoring.judge import JUDGE_DIR, Judge, shared_judge
 
 __all__ = ["CounterArgumentReader", "swap_readings"]
 
@@ -63,8 +63,8 @@ class CounterArgumentReader(AgreementReader):
         self.threshold = float(self._config["key_point_threshold"])
         if judge is None:
             folder = Path(self._config["judge"]) if self._config["judge"] else JUDGE_DIR
-            check_judge(folder)
             judge = shared_judge() if folder == JUDGE_DIR else Judge(folder)
+            judge.check()
         self.judge = judge
 
     def _doubtful_claims(self, messages: list[Message]) -> list[tuple[Message, str]]:

@@ -1,7 +1,7 @@
 """A reader of stance: does a sentence assert a continuity claim, or argue the other way?
 
-Word counts and a mean sentence vector read a claim's topic, not its stance: "October was a coup"
-and "October wasn't a coup" share nearly every feature (docs/nlu-pipelines.md, rounds 5-14). This is
+Word counts and a mean sentence vector read a claim's topic, not its stance: a claim asserted and
+the same words with "wasn't" share nearly every feature (docs/nlu-pipelines.md, rounds 5-14). This is
 all-MiniLM-L6-v2, the embedding model the tutor already has, with its top encoder layers fine-tuned
 and a linear head on its mean-pooled tokens: every claim phrasing of ``data/nlu`` and every assertion of
 ``eval/stance_pairs.yml`` is 1; every other phrasing (denials in a claim's own words, agreement,
@@ -74,6 +74,7 @@ class StanceModel:
         self.verify = verify
         self._loaded = None
         self._lock = threading.Lock()
+        self.manifest: dict = {}
 
     def _load(self):
         if self._loaded is None:
@@ -100,8 +101,12 @@ class StanceModel:
         return self._loaded
 
     def check(self) -> dict:
-        """The manifest, once every file it lists is present with its recorded hash (else FileNotFoundError)."""
-        return check_manifest(self.folder, "the trained stance reader", REMEDY)
+        """The manifest, once every file it lists is present with its recorded hash (else FileNotFoundError).
+
+        Hashed once per model: the component checks at start-up, so loading does not hash 21 MB again."""
+        if not self.manifest:
+            self.manifest = check_manifest(self.folder, "the trained stance reader", REMEDY)
+        return self.manifest
 
     def warm(self) -> None:
         self.score(["warm up"])

@@ -1,11 +1,11 @@
 """Read a claim back as agreement when the trained stance reader says the message does not assert it.
 
 The intent classifier finds the claim a message is about; whether the student asserts it or denies it
-in its own words ("socialism in one country wasn't Lenin's idea") is what it reads worst
-(docs/nlu-pipelines.md). ``bot.nlu.stance`` was trained for exactly that. A message read as a claim
-whose stance score is below ``threshold`` takes the essay's side: its claim and the agreement intent
-swap confidences. ``config.yml`` runs it after the counter-argument reader, its threshold chosen on the
-development sets and judged on a held-out set no one had seen (round 15c of docs/nlu-pipelines.md).
+in its own words is what it reads worst (docs/nlu-pipelines.md). ``bot.nlu.stance`` was trained for
+exactly that. A message read as a claim whose stance score is below ``threshold`` takes the essay's
+side: its claim and the agreement intent swap confidences. ``config.yml`` runs it after the
+counter-argument reader, its threshold chosen on the development sets and judged on a held-out set no
+one had seen (round 15c of docs/nlu-pipelines.md).
 """
 
 from __future__ import annotations

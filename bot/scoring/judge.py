@@ -83,7 +83,7 @@ class Judge:
                     from sentence_transformers.cross_encoder import CrossEncoder
 
                     if self.verify:
-                        self.manifest = check_judge(self.folder)
+                        self.check()
                     model = CrossEncoder(
                         str(self.folder), device="cpu", local_files_only=True,
                         model_kwargs={"dtype": torch.float32},
@@ -91,6 +91,12 @@ class Judge:
                     model.eval()
                     self._model = model
         return self._model
+
+    def check(self) -> dict:
+        """``check_judge`` of this folder, hashed once per judge: the NLU checks at start-up, loading need not again."""
+        if not self.manifest:
+            self.manifest = check_judge(self.folder)
+        return self.manifest
 
     def identity(self) -> str:
         """What identifies these weights: their manifest (which holds every file's hash), else the weights' hash."""
